@@ -1,0 +1,183 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Pure-PyTorch chunked selective scan with a recomputing backward (any device).
+
+The sequence is cut into chunks of ``T`` steps and stored position-major, ``(T, b, g, h, chunks)``, so each
+step of a Python loop is one contiguous op over all chunks at once:
+
+1. within every chunk, scan from a zero state to get the chunk's local end state;
+2. scan the ``chunks`` local end states (with each chunk's total decay) to get every chunk's true start state;
+3. scan within every chunk again from its start state and read out ``y``.
+
+Only multiplications by decays ``exp(dt * A) <= 1`` and additions occur: no division by a decay, so large
+``dt`` or very negative ``A`` underflow harmlessly to zero instead of producing Inf/NaN (the trap of the
+published "divide by the cumulative decay" chunked scans). The backward runs the same two-level scheme in
+reverse for the adjoint state and recomputes the forward states block of chunks by block of chunks from the
+saved chunk start states, so its extra memory stays a small multiple of ``b * d * l``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["selective_scan_torch"]
+
+# state values a backward block may hold, as a multiple of b * d * l
+_BLOCK_BUDGET = 2
+
+
+def _chunk_length(length: int) -> int:
+    return int(min(256, max(16, 2 ** round(math.log2(math.sqrt(length))))))
+
+
+def _position_major(x: torch.Tensor, length: int, chunk: int) -> torch.Tensor:
+    """(..., l) -> (chunk, ..., chunks), zero-padded to a whole number of chunks."""
+    padded = -(-length // chunk) * chunk
+    x = F.pad(x, (0, padded - length))
+    return x.unflatten(-1, (-1, chunk)).movedim(-1, 0).contiguous()
+
+
+def _from_position_major(x: torch.Tensor, length: int) -> torch.Tensor:
+    return x.movedim(0, -1).flatten(-2)[..., :length]
+
+
+def _scan_chunks(start: torch.Tensor, decay: torch.Tensor, local_end: torch.Tensor, reverse: bool) -> torch.Tensor:
+    """Carry states across chunks. All (..., chunks, n); returns each chunk's incoming state."""
+    decay, local_end = decay.movedim(-2, 0), local_end.movedim(-2, 0)
+    carried = torch.empty_like(local_end)
+    state = start
+    order = range(carried.shape[0] - 1, -1, -1) if reverse else range(carried.shape[0])
+    for c in order:
+        carried[c] = state
+        state = decay[c] * state + local_end[c]
+    return carried.movedim(0, -2)
+
+
+class _ChunkedScan(torch.autograd.Function):
+    """Core recurrence ``h_t = exp(dt_t A) h_{t-1} + dt_t u_t B_t``, ``y_t = <C_t, h_t>`` in float32/64.
+
+    Inputs: ``u, dt (b, g, h, l)``, ``A (g, h, n)``, ``B, C (b, g, n, l)``. Returns ``y (b, g, h, l)`` and the last state.
+    """
+
+    @staticmethod
+    def forward(ctx, u, dt, A, B, C):
+        length = u.shape[-1]
+        chunk = _chunk_length(length)
+        dt_p = _position_major(dt, length, chunk)  # (T, b, g, h, c)
+        dtu_p = _position_major(dt * u, length, chunk)
+        B_p = _position_major(B, length, chunk).transpose(-1, -2).unsqueeze(3)  # (T, b, g, 1, c, n)
+        C_p = _position_major(C, length, chunk).transpose(-1, -2).unsqueeze(3)
+        A_b = A.unsqueeze(-2)  # (g, h, 1, n)
+        decay = torch.empty(dt_p.shape[1:] + A.shape[-1:], dtype=u.dtype, device=u.device)
+        local = torch.zeros_like(decay)
+        for j in range(chunk):
+            torch.mul(dt_p[j].unsqueeze(-1), A_b, out=decay).exp_()
+            local.mul_(decay).addcmul_(dtu_p[j].unsqueeze(-1), B_p[j])
+        chunk_decay = torch.exp(dt_p.sum(0).unsqueeze(-1) * A_b)
+        starts = _scan_chunks(torch.zeros_like(local[..., 0, :]), chunk_decay, local, reverse=False)
+        last_state = chunk_decay[..., -1, :] * starts[..., -1, :] + local[..., -1, :]
+        state = starts.clone()
+        y_p = torch.empty_like(dt_p)
+        for j in range(chunk):
+            torch.mul(dt_p[j].unsqueeze(-1), A_b, out=decay).exp_()
+            state.mul_(decay).addcmul_(dtu_p[j].unsqueeze(-1), B_p[j])
+            torch.linalg.vecdot(state, C_p[j], out=y_p[j])
+        ctx.save_for_backward(u, dt, A, B, C, starts)
+        ctx.mark_non_differentiable(last_state)
+        return _from_position_major(y_p, length), last_state
+
+    @staticmethod
+    def backward(ctx, dy, _dlast_state):
+        u, dt, A, B, C, starts = ctx.saved_tensors
+        length = u.shape[-1]
+        chunk = _chunk_length(length)
+        dt_p = _position_major(dt, length, chunk)
+        u_p = _position_major(u, length, chunk)
+        dtu_p = dt_p * u_p
+        dy_p = _position_major(dy.to(u.dtype), length, chunk)
+        B_p = _position_major(B, length, chunk).transpose(-1, -2).unsqueeze(3)
+        C_p = _position_major(C, length, chunk).transpose(-1, -2).unsqueeze(3)
+        A_b = A.unsqueeze(-2)
+        # adjoint q_t = exp(dt_t A) * g_t, g_t = q_{t+1} + C_t dy_t: local reverse scans, then across chunks
+        decay = torch.empty(dt_p.shape[1:] + A.shape[-1:], dtype=u.dtype, device=u.device)
+        local = torch.zeros_like(decay)
+        for j in range(chunk - 1, -1, -1):
+            torch.mul(dt_p[j].unsqueeze(-1), A_b, out=decay).exp_()
+            local.addcmul_(dy_p[j].unsqueeze(-1), C_p[j]).mul_(decay)
+        chunk_decay = torch.exp(dt_p.sum(0).unsqueeze(-1) * A_b)
+        incoming = _scan_chunks(torch.zeros_like(local[..., 0, :]), chunk_decay, local, reverse=True)
+        del local, chunk_decay
+
+        du_p, ddt_p = torch.empty_like(dt_p), torch.empty_like(dt_p)
+        dB_p = torch.empty(B_p.shape[:3] + B_p.shape[4:], dtype=u.dtype, device=u.device)  # (T, b, g, c, n)
+        dC_p = torch.empty_like(dB_p)
+        dA = torch.zeros_like(A)
+        nchunks = dt_p.shape[-1]
+        block = max(1, (_BLOCK_BUDGET * nchunks * chunk) // ((chunk + 1) * A.shape[-1]))
+        for c0 in range(0, nchunks, block):
+            blk = slice(c0, min(nchunks, c0 + block))
+            states = torch.empty((chunk + 1,) + starts[..., blk, :].shape, dtype=u.dtype, device=u.device)
+            states[0] = starts[..., blk, :]
+            for j in range(chunk):
+                torch.mul(dt_p[j, ..., blk].unsqueeze(-1), A_b, out=states[j + 1]).exp_()
+                states[j + 1].mul_(states[j]).addcmul_(dtu_p[j, ..., blk].unsqueeze(-1), B_p[j][..., blk, :])
+            q = incoming[..., blk, :].clone()
+            for j in range(chunk - 1, -1, -1):
+                dt_j, dy_j = dt_p[j, ..., blk], dy_p[j, ..., blk]
+                b_j, c_j = B_p[j][..., blk, :], C_p[j][..., blk, :]
+                g = q.addcmul_(dy_j.unsqueeze(-1), c_j)
+                dC_p[j, ..., blk, :] = torch.einsum("bghc,bghcn->bgcn", dy_j, states[j + 1])
+                dB_p[j, ..., blk, :] = torch.einsum("bghc,bghcn->bgcn", dtu_p[j, ..., blk], g)
+                g_b = torch.linalg.vecdot(g, b_j)
+                decay_j = torch.exp(dt_j.unsqueeze(-1) * A_b)
+                g_decay_prev = g * decay_j * states[j]
+                du_p[j, ..., blk] = g_b * dt_j
+                ddt_p[j, ..., blk] = g_b * u_p[j, ..., blk] + torch.einsum("bghcn,ghn->bghc", g_decay_prev, A)
+                dA += torch.einsum("bghcn,bghc->ghn", g_decay_prev, dt_j)
+                q = g.mul_(decay_j)
+            del states
+        dB = _from_position_major(dB_p.transpose(-1, -2), length)
+        dC = _from_position_major(dC_p.transpose(-1, -2), length)
+        return _from_position_major(du_p, length), _from_position_major(ddt_p, length), dA, dB, dC
+
+
+def selective_scan_torch(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Chunked PyTorch scan; arguments as ``monai_mamba.ops.selective_scan`` with ``B, C`` grouped ``(b, g, n, l)``.
+
+    Computes in float32 (float64 for float64 inputs); the bias, softplus, ``D`` and ``z`` terms are plain
+    autograd ops around the custom core.
+    """
+    in_dtype = u.dtype
+    dtype = torch.float64 if in_dtype == torch.float64 else torch.float32
+    batch, dim, length = u.shape
+    groups = B.shape[1]
+    dt = delta.to(dtype)
+    if delta_bias is not None:
+        dt = dt + delta_bias.to(dtype)[:, None]
+    if delta_softplus:
+        dt = F.softplus(dt)
+    split = (batch, groups, dim // groups, length)
+    y, last_state = _ChunkedScan.apply(
+        u.to(dtype).reshape(split), dt.reshape(split), A.to(dtype).reshape(groups, dim // groups, -1),
+        B.to(dtype), C.to(dtype),
+    )
+    y = y.reshape(batch, dim, length)
+    if D is not None:
+        y = y + u.to(dtype) * D.to(dtype)[:, None]
+    if z is not None:
+        y = y * F.silu(z.to(dtype))
+    y = y.to(in_dtype)
+    return (y, last_state.reshape(batch, dim, -1)) if return_last_state else y

@@ -1,0 +1,189 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Every selective-scan backend against the float64 sequential reference."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import pytest
+import torch
+from scan_helpers import assert_rel_close, make_scan_inputs, requires_cuda
+
+import monai_mamba.ops.scan_dispatch as dispatch
+from monai_mamba.ops import available_scan_backends, resolve_scan_backend, selective_scan
+
+ORDER = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias"]
+CPU_BACKENDS = [b for b in ("cpu", "torch") if b in available_scan_backends("cpu")]
+
+
+def _run(inputs, backend, softplus, last_state):
+    return selective_scan(
+        **inputs, delta_softplus=softplus, return_last_state=last_state, backend=backend
+    )
+
+
+def _check_against_reference(inputs, backend, softplus=True, last_state=False, fwd_rtol=1e-5, grad_rtol=1e-4):
+    reference = {k: None if v is None else v.detach().double().cpu().requires_grad_() for k, v in inputs.items()}
+    out = _run(inputs, backend, softplus, last_state)
+    ref = _run(reference, "ref", softplus, last_state)
+    if last_state:
+        (out, state), (ref, ref_state) = out, ref
+        assert state.shape == ref_state.shape
+        assert_rel_close(state, ref_state, fwd_rtol, "last state")
+    assert out.shape == ref.shape and out.dtype == inputs["u"].dtype
+    assert_rel_close(out, ref, fwd_rtol, "y")
+    grad_out = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    names = [k for k in ORDER if inputs[k] is not None]
+    grads = torch.autograd.grad(out, [inputs[k] for k in names], grad_out.to(out))
+    ref_grads = torch.autograd.grad(ref, [reference[k] for k in names], grad_out)
+    for name, grad, ref_grad in zip(names, grads, ref_grads):
+        assert grad.shape == inputs[name].shape and grad.dtype == inputs[name].dtype, name
+        assert_rel_close(grad, ref_grad, grad_rtol, f"d{name}")
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize(
+    "grouped, groups", [(False, 1), (True, 1), (True, 2), (True, 8)], ids=["BC-3d", "g1", "g2", "g8"]
+)
+def test_backend_matches_reference_grouping(backend, grouped, groups):
+    inputs = make_scan_inputs(grouped=grouped, groups=groups)
+    _check_against_reference(inputs, backend)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize(
+    "with_d, with_z, with_bias, softplus", list(itertools.product([False, True], repeat=4))
+)
+def test_backend_matches_reference_options(backend, with_d, with_z, with_bias, softplus):
+    inputs = make_scan_inputs(with_d=with_d, with_z=with_z, with_bias=with_bias, length=150, seed=2)
+    _check_against_reference(inputs, backend, softplus=softplus)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("length", [1, 7, 128, 129, 1000])
+def test_backend_lengths_and_last_state(backend, length):
+    """Lengths around the checkpoint/chunk boundaries, with the last state returned."""
+    inputs = make_scan_inputs(length=length, dim=4, seed=3)
+    _check_against_reference(inputs, backend, last_state=True)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("softplus", [False, True])
+def test_stress_large_delta_very_negative_a(backend, softplus):
+    """delta up to 10 and A down to -16: every output and gradient finite, and still exact."""
+    inputs = make_scan_inputs(length=400, seed=4, a_min=-16.0)
+    with torch.no_grad():
+        inputs["delta"].uniform_(0.0, 10.0)
+        inputs["A"][:, 0] = -16.0
+    out = _run(inputs, backend, softplus, False)
+    grads = torch.autograd.grad(out.sum(), [v for v in inputs.values() if v is not None])
+    assert torch.isfinite(out).all()
+    assert all(torch.isfinite(g).all() for g in grads)
+    _check_against_reference(inputs, backend, softplus=softplus)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_inputs_computed_in_fp32(backend, dtype):
+    """Half activations (u, delta, B, C, z; the parameters A, D, delta_bias stay fp32, as in the blocks) give a
+    half output equal to the fp32 scan of the same rounded values, and finite half gradients."""
+    inputs = make_scan_inputs(length=500, seed=5)
+    with torch.no_grad():
+        inputs["u"].mul_(100.0)  # state products that overflow fp16 if they were computed in it
+    for name in ("u", "delta", "B", "C", "z"):
+        inputs[name] = inputs[name].detach().to(dtype).requires_grad_()
+    out = _run(inputs, backend, True, False)
+    assert out.dtype == dtype and torch.isfinite(out).all()
+    as_fp32 = {k: v.detach().float().requires_grad_() for k, v in inputs.items()}
+    expected = _run(as_fp32, "ref", True, False)
+    assert_rel_close(out.float(), expected.to(dtype).double(), 1e-2, "half y")
+    grads = torch.autograd.grad(out.float().sum(), list(inputs.values()))
+    for grad, value in zip(grads, inputs.values()):
+        assert grad.dtype == value.dtype and torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_autocast_does_not_lower_scan_precision(backend):
+    inputs = make_scan_inputs(seed=6)
+    expected = _run(inputs, backend, True, False)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = _run(inputs, backend, True, False)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, expected)
+
+
+def test_backends_agree_with_each_other_in_float32():
+    inputs = make_scan_inputs(seed=7, length=700)
+    outs = [_run(inputs, b, True, False) for b in CPU_BACKENDS]
+    for out in outs[1:]:
+        assert_rel_close(out, outs[0].double(), 1e-5, "backends")
+
+
+def test_auto_backend_on_cpu_is_the_compiled_kernel(monkeypatch):
+    monkeypatch.delenv(dispatch.SCAN_BACKEND_ENV, raising=False)
+    assert resolve_scan_backend("cpu") == "cpu"
+
+
+def test_environment_variable_and_argument_choose_backend(monkeypatch):
+    monkeypatch.setenv(dispatch.SCAN_BACKEND_ENV, "torch")
+    assert resolve_scan_backend("cpu") == "torch"
+    assert resolve_scan_backend("cpu", "ref") == "ref"  # the argument wins
+
+
+def test_falls_back_to_torch_without_numba(monkeypatch):
+    monkeypatch.delenv(dispatch.SCAN_BACKEND_ENV, raising=False)
+    monkeypatch.setattr(dispatch, "_cpu_scan", lambda: None)
+    assert resolve_scan_backend("cpu") == "torch"
+
+
+def test_unknown_backend_names_the_choices(monkeypatch):
+    monkeypatch.setenv(dispatch.SCAN_BACKEND_ENV, "fast")
+    with pytest.raises(ValueError, match="unknown selective-scan backend 'fast'.*'torch'"):
+        selective_scan(**make_scan_inputs(length=8))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
+def test_cuda_backend_on_cpu_tensors_says_what_is_available():
+    with pytest.raises(RuntimeError, match=r"'cuda' cannot run on cpu tensors.*available: \['cpu', 'torch', 'ref'\]"):
+        selective_scan(**make_scan_inputs(length=8), backend="cuda")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda x: x.update(u=x["u"][0]), "u must be 3-D"),
+        (lambda x: x.update(delta=x["delta"][:, :, :-1]), "delta has shape"),
+        (lambda x: x.update(A=x["A"][:-1]), "A must be real of shape"),
+        (lambda x: x.update(B=x["B"][:, :, :-1]), "B has shape"),
+        (lambda x: x.update(C=torch.zeros(2, 3, 4, 300)), "C has 3 groups, which do not divide d=8"),
+        (lambda x: x.update(D=x["D"][:-1]), "D has shape"),
+        (lambda x: x.update(z=x["z"][:1]), "z has shape"),
+    ],
+    ids=["u-2d", "delta", "A", "B", "C-groups", "D", "z"],
+)
+def test_wrong_shapes_get_a_clear_error(change, message):
+    inputs = make_scan_inputs()
+    change(inputs)
+    with pytest.raises(ValueError, match=message):
+        selective_scan(**inputs)
+
+
+def test_importing_the_library_imports_no_optional_accelerator():
+    code = (
+        "import sys, monai_mamba.ops, monai_mamba.blocks; "
+        "bad = [m for m in ('mamba_ssm', 'causal_conv1d', 'selective_scan_cuda', 'numba') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@requires_cuda
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["torch", "cuda"])
+def test_gpu_backends_match_reference(backend):
+    if backend not in available_scan_backends("cuda"):
+        pytest.skip(f"{backend} backend unavailable")
+    inputs = make_scan_inputs(device="cuda", length=1000)
+    _check_against_reference(inputs, backend, last_state=True)
