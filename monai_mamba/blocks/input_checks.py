@@ -1,0 +1,22 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Input checks shared by the blocks, so a wrong shape fails at the block's door with a message that names the fix."""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["check_channels_last"]
+
+
+def check_channels_last(owner: str, x: torch.Tensor, channels: int, spatial_dims: int, multiple: int = 1) -> None:
+    """Raise ``ValueError`` unless ``x`` is ``(batch, *spatial, channels)`` with spatial sizes divisible by ``multiple``."""
+    if x.dim() != spatial_dims + 2 or x.shape[-1] != channels:
+        raise ValueError(
+            f"{owner} (spatial_dims={spatial_dims}) expects channels-last input (batch, "
+            f"{', '.join('xyz'[:spatial_dims])}, channels={channels}), got shape {tuple(x.shape)}."
+        )
+    if any(s % multiple for s in x.shape[1:-1]):
+        raise ValueError(
+            f"{owner} needs spatial sizes divisible by {multiple}, got {tuple(x.shape[1:-1])}; crop or pad the input "
+            "(e.g. monai.transforms.DivisiblePad) to a multiple of the network's total stride."
+        )
