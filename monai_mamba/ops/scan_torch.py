@@ -22,6 +22,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from monai_mamba.ops.scan_common import scan_with_core
+
 __all__ = ["selective_scan_torch"]
 
 # state values a backward block may hold, as a multiple of b * d * l
@@ -53,6 +55,15 @@ def _scan_chunks(start: torch.Tensor, decay: torch.Tensor, local_end: torch.Tens
         carried[c] = state
         state = decay[c] * state + local_end[c]
     return carried.movedim(0, -2)
+
+
+def _grouped_chunked_scan(u, dt, A, B, C):
+    """``u, dt (b, d, l)``, ``A (d, n)``, ``B, C (b, g, n, l)`` -> ``y (b, d, l)``, last state ``(b, d, n)``."""
+    batch, dim, length = u.shape
+    groups = B.shape[1]
+    split = (batch, groups, dim // groups, length)
+    y, last_state = _ChunkedScan.apply(u.reshape(split), dt.reshape(split), A.reshape(groups, dim // groups, -1), B, C)
+    return y.reshape(batch, dim, length), last_state.reshape(batch, dim, -1)
 
 
 class _ChunkedScan(torch.autograd.Function):
@@ -143,41 +154,6 @@ class _ChunkedScan(torch.autograd.Function):
         return _from_position_major(du_p, length), _from_position_major(ddt_p, length), dA, dB, dC
 
 
-def selective_scan_torch(
-    u: torch.Tensor,
-    delta: torch.Tensor,
-    A: torch.Tensor,
-    B: torch.Tensor,
-    C: torch.Tensor,
-    D: torch.Tensor | None = None,
-    z: torch.Tensor | None = None,
-    delta_bias: torch.Tensor | None = None,
-    delta_softplus: bool = False,
-    return_last_state: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Chunked PyTorch scan; arguments as ``monai_mamba.ops.selective_scan`` with ``B, C`` grouped ``(b, g, n, l)``.
-
-    Computes in float32 (float64 for float64 inputs); the bias, softplus, ``D`` and ``z`` terms are plain
-    autograd ops around the custom core.
-    """
-    in_dtype = u.dtype
-    dtype = torch.float64 if in_dtype == torch.float64 else torch.float32
-    batch, dim, length = u.shape
-    groups = B.shape[1]
-    dt = delta.to(dtype)
-    if delta_bias is not None:
-        dt = dt + delta_bias.to(dtype)[:, None]
-    if delta_softplus:
-        dt = F.softplus(dt)
-    split = (batch, groups, dim // groups, length)
-    y, last_state = _ChunkedScan.apply(
-        u.to(dtype).reshape(split), dt.reshape(split), A.to(dtype).reshape(groups, dim // groups, -1),
-        B.to(dtype), C.to(dtype),
-    )
-    y = y.reshape(batch, dim, length)
-    if D is not None:
-        y = y + u.to(dtype) * D.to(dtype)[:, None]
-    if z is not None:
-        y = y * F.silu(z.to(dtype))
-    y = y.to(in_dtype)
-    return (y, last_state.reshape(batch, dim, -1)) if return_last_state else y
+def selective_scan_torch(*args, **kwargs) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Chunked PyTorch scan; arguments as ``monai_mamba.ops.selective_scan`` with ``B, C`` grouped ``(b, g, n, l)``."""
+    return scan_with_core(_grouped_chunked_scan, *args, **kwargs)
