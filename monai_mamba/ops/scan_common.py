@@ -49,7 +49,7 @@ def scan_with_core(
         dt = F.softplus(dt)
     y, last_state = core(u, dt, A.to(dtype), B.to(dtype), C.to(dtype))
     if D is not None:
-        y = y + u * D.to(dtype)[:, None]
+        y = torch.addcmul(y, u, D.to(dtype)[:, None])
     if z is not None:
         y = y * F.silu(z.to(dtype))
     y = y.to(in_dtype)

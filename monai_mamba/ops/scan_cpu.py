@@ -173,9 +173,7 @@ def _as_array(x: torch.Tensor) -> np.ndarray:
 def _partitions(batch: int, groups: int, per_group: int) -> int:
     """Partitions per group for the backward, so that batch * groups * P keeps every thread busy."""
     threads = numba.get_num_threads()
-    if batch * groups >= threads:
-        return 1
-    return max(1, min(per_group, -(-2 * threads // (batch * groups))))
+    return max(1, min(per_group, -(-threads // (batch * groups))))
 
 
 class _CompiledScan(torch.autograd.Function):

@@ -149,6 +149,7 @@ class _ChunkedScan(torch.autograd.Function):
                 dA += torch.einsum("bghcn,bghc->ghn", g_decay_prev, dt_j)
                 q = g.mul_(decay_j)
             del states
+        del dt_p, u_p, dtu_p, dy_p, B_p, C_p, starts, incoming  # free before the layout copies below
         dB = _from_position_major(dB_p.transpose(-1, -2), length)
         dC = _from_position_major(dC_p.transpose(-1, -2), length)
         return _from_position_major(du_p, length), _from_position_major(ddt_p, length), dA, dB, dC
