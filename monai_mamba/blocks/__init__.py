@@ -10,6 +10,7 @@ from monai_mamba.blocks.patch_ops import (
     PatchMerging,
     PatchMerging2D,
 )
+from monai_mamba.blocks.rvm_layer import RVMLayer
 from monai_mamba.blocks.ss2d import SS2D
 from monai_mamba.blocks.vss_block import VSSBlock
 
@@ -21,6 +22,7 @@ __all__ = [
     "PatchExpand",
     "PatchMerging",
     "PatchMerging2D",
+    "RVMLayer",
     "SS2D",
     "VSSBlock",
 ]

@@ -1,0 +1,59 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Residual Vision Mamba (RVM) layer of LightM-UNet (Liao et al., "LightM-UNet: Mamba Assists in
+Lightweight UNet for Medical Image Segmentation", 2024)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from monai_mamba.blocks.mamba_layer import MambaLayer
+
+__all__ = ["RVMLayer"]
+
+
+class RVMLayer(nn.Module):
+    """``proj(LN(Mamba(LN(t)) + s * t))`` over the raster-flattened tokens ``t`` of a feature map.
+
+    As the official code (``MambaLayer`` in the LightM-UNet repository): one forward Mamba scan over the
+    tokens in raster order, a learnable scalar skip scale ``s`` (initialised to 1), the *same* LayerNorm
+    applied before the Mamba layer and again after the residual sum, then ``Linear(C_in -> C_out)`` with bias.
+    The layer always computes in float32, also under autocast (the official code only upcasts float16 inputs).
+
+    Args:
+        in_channels: ``C_in``. out_channels: ``C_out``.
+        d_state, d_conv, expand: of the Mamba layer (16, 4, 2 as the paper).
+        scan_backend: selective-scan backend; None picks per device.
+
+    Shapes:
+        ``(b, C_in, *spatial)`` -> ``(b, C_out, *spatial)`` in float32.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        scan_backend: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.norm = nn.LayerNorm(in_channels)
+        self.mamba = MambaLayer(in_channels, d_state=d_state, d_conv=d_conv, expand=expand, scan_backend=scan_backend)
+        self.proj = nn.Linear(in_channels, out_channels)
+        self.skip_scale = nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 3 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"RVMLayer expects channels-first input (batch, channels={self.in_channels}, *spatial), "
+                f"got shape {tuple(x.shape)}."
+            )
+        batch, spatial = x.shape[0], x.shape[2:]
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            tokens = x.float().flatten(2).transpose(1, 2)  # (b, L, C_in), raster order
+            tokens = self.norm(self.mamba(self.norm(tokens)) + self.skip_scale * tokens)
+            out = self.proj(tokens)
+        return out.transpose(1, 2).reshape(batch, self.out_channels, *spatial)

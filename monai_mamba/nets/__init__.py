@@ -1,0 +1,6 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Whole networks, one file per paper."""
+
+from monai_mamba.nets.lightm_unet import LightMUNet
+
+__all__ = ["LightMUNet"]

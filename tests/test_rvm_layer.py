@@ -1,0 +1,40 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+import pytest
+import torch
+
+from monai_mamba.blocks import MambaLayer, RVMLayer
+
+
+def test_parameters_follow_the_official_layer():
+    layer = RVMLayer(32, 64)
+    names = {k.split(".")[0] for k in layer.state_dict()}
+    assert names == {"norm", "mamba", "proj", "skip_scale"}
+    assert tuple(layer.proj.weight.shape) == (64, 32) and layer.proj.bias is not None
+    assert torch.equal(layer.skip_scale, torch.ones(1))
+    expected = sum(p.numel() for p in MambaLayer(32).parameters()) + 2 * 32 + 32 * 64 + 64 + 1
+    assert sum(p.numel() for p in layer.parameters()) == expected
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 6, 5), (1, 16, 3, 4, 5)])
+def test_forward_is_the_formula_on_raster_tokens(shape):
+    torch.manual_seed(0)
+    layer = RVMLayer(16, 8)
+    x = torch.randn(shape)
+    tokens = x.flatten(2).transpose(1, 2)
+    expected = layer.proj(layer.norm(layer.mamba(layer.norm(tokens)) + layer.skip_scale * tokens))
+    expected = expected.transpose(1, 2).reshape(shape[0], 8, *shape[2:])
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_computes_in_float32_under_autocast():
+    layer = RVMLayer(16, 16)
+    x = torch.randn(1, 16, 4, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, layer(x))
+
+
+def test_wrong_channels_get_a_clear_error():
+    with pytest.raises(ValueError, match=r"channels=16.*got shape \(1, 8, 4, 4\)"):
+        RVMLayer(16, 16)(torch.zeros(1, 8, 4, 4))
