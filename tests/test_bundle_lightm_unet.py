@@ -1,0 +1,139 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""bundles/lightm_unet: configs parse, and train -> inference -> evaluate -> resume on tiny generated data."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
+import nibabel as nib
+import pytest
+import torch
+from bundle_helpers import BUNDLES, config_paths, run_bundle
+from monai.bundle import ConfigParser, verify_net_in_out
+
+from monai_mamba.data import make_demo_dataset
+
+BUNDLE = "lightm_unet"
+TASKS = {
+    # task: (extra config files, spatial dims, classes, patch size)
+    "2d": ([], 2, 2, [32, 32]),
+    "3d": (["lits_3d.yaml"], 3, 3, [16, 16, 16]),
+}
+
+
+def _tiny_overrides(tmp_path, task, epochs=1):
+    extra, dims, classes, patch = TASKS[task]
+    data = make_demo_dataset(tmp_path / f"data{dims}d", spatial_dims=dims, num_classes=classes, size=patch[0],
+                             num_training=2, num_validation=2, num_testing=1)  # 2 validation cases: one per DDP rank
+    return dict(bundle_root=str(tmp_path / "bundle"), dataset_dir=data, patch_size=patch, max_epochs=epochs,
+                batch_size=1, samples_per_image=1, **{"network_def#init_filters": 8})
+
+
+@pytest.mark.parametrize(
+    "configs, ids",
+    [
+        (["train.yaml"], ["train#trainer", "validate#evaluator"]),
+        (["train.yaml", "lits_3d.yaml"], ["train#trainer", "validate#evaluator"]),
+        (["train.yaml", "evaluate.yaml"], ["validate#evaluator"]),
+        (["inference.json"], ["evaluator"]),
+        (["inference.json", "lits_3d.yaml"], ["evaluator"]),
+        (["train.yaml", "multi_gpu_train.yaml"], ["network_def"]),  # the rest needs a process group
+    ],
+)
+def test_every_config_parses_and_builds(configs, ids, tmp_path, monkeypatch):
+    monkeypatch.setenv("MONAI_FAIL_ON_DUPLICATE_CONFIG", "1")
+    parser = ConfigParser()
+    parser.read_config(config_paths(BUNDLE, *configs))
+    parser.read_meta(config_paths(BUNDLE, "metadata.json")[0])
+    data = make_demo_dataset(tmp_path / "data", spatial_dims=parser["spatial_dims"], num_classes=parser["num_classes"],
+                             size=16, num_training=1, num_validation=1, num_testing=1)
+    parser.update({"bundle_root": str(tmp_path), "dataset_dir": data, "patch_size": [16] * parser["spatial_dims"]})
+    for name in ids:
+        assert parser.get_parsed_content(name) is not None
+    assert parser.get_parsed_content("network_def").__class__.__name__ == "LightMUNet"
+
+
+def test_metadata_describes_the_network(tmp_path):
+    verify_net_in_out(
+        net_id="network_def", meta_file=config_paths(BUNDLE, "metadata.json")[0],
+        config_file=config_paths(BUNDLE, "inference.json")[0], n=4, bundle_root=str(tmp_path),
+    )
+    meta = ConfigParser.load_config_file(config_paths(BUNDLE, "metadata.json")[0])
+    assert meta["version"] in meta["changelog"]
+    assert "monai-mamba" in meta["required_packages_version"]
+
+
+@pytest.mark.skipif(not os.environ.get("MONAI_META_SCHEMA"), reason="needs MONAI's metadata schema file (offline here)")
+def test_metadata_validates_against_the_monai_schema():
+    from monai.bundle import verify_metadata
+
+    verify_metadata(meta_file=config_paths(BUNDLE, "metadata.json")[0], filepath=os.environ["MONAI_META_SCHEMA"])
+
+
+@pytest.mark.parametrize("task", ["2d", "3d"])
+def test_train_inference_evaluate_end_to_end(task, tmp_path):
+    extra, dims, classes, patch = TASKS[task]
+    overrides = _tiny_overrides(tmp_path, task)
+    run_bundle(BUNDLE, ["train.yaml", *extra], **overrides)
+    models = tmp_path / "bundle" / "models"
+    assert (models / "model.pt").is_file() and (models / "checkpoint_epoch=1.pt").is_file()
+    assert any((tmp_path / "bundle" / "logs").iterdir())  # TensorBoard events
+
+    run_bundle(BUNDLE, ["inference.json", *extra], **{k: overrides[k] for k in ("bundle_root", "dataset_dir", "patch_size")},
+               **{"network_def#init_filters": 8})
+    predictions = list((tmp_path / "bundle" / "predictions").glob("*_seg.nii.gz"))
+    assert len(predictions) == 1
+    prediction = nib.load(predictions[0]).get_fdata()
+    assert prediction.shape[:dims] == tuple(patch) and prediction.max() < classes
+
+    run_bundle(BUNDLE, ["train.yaml", *extra, "evaluate.yaml"], **overrides)
+    with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
+        metrics = {name: float(value) for name, value in csv.reader(f)}
+    assert set(metrics) == {"val_mean_dice", "val_mean_iou", "val_hd95", "val_asd", "val_precision", "val_recall"}
+    assert 0.0 <= metrics["val_mean_dice"] <= 1.0
+    with open(tmp_path / "bundle" / "eval" / "val_hd95_raw.csv") as f:
+        header = next(csv.reader(f))
+    assert header == ["filename", *(f"class{c}" for c in range(classes - 1)), "mean"]  # per case and class
+
+
+def test_restarted_training_resumes_from_the_last_checkpoint(tmp_path, caplog):
+    overrides = _tiny_overrides(tmp_path, "2d", epochs=1)
+    run_bundle(BUNDLE, ["train.yaml"], **overrides)
+    models = tmp_path / "bundle" / "models"
+    first = torch.load(models / "checkpoint_epoch=1.pt", weights_only=True)
+    with caplog.at_level(logging.INFO, logger="monai_mamba.handlers.resumable_checkpoint"):
+        run_bundle(BUNDLE, ["train.yaml"], **{**overrides, "max_epochs": 2})
+    assert "continuing after epoch 1" in caplog.text
+    second = torch.load(models / "checkpoint_epoch=2.pt", weights_only=True)
+    assert second["trainer"]["iteration"] == 2 * second["trainer"]["epoch_length"]
+    # the optimizer went on from where it stopped: Adam's step count doubled, it did not restart at 1 epoch
+    steps = lambda ckpt: int(next(iter(ckpt["optimizer"]["state"].values()))["step"])  # noqa: E731
+    assert steps(second) == 2 * steps(first)
+    assert second["lr_scheduler"]["last_epoch"] == 2
+
+
+@pytest.mark.slow
+def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
+    overrides = _tiny_overrides(tmp_path, "2d")
+    args = []
+    for key, value in overrides.items():
+        args += [f"--{key}", str(value)]
+    config = "['" + "','".join(config_paths(BUNDLE, "train.yaml", "multi_gpu_train.yaml")) + "']"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+           "-m", "monai.bundle", "run", "--config_file", config, *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=1.pt").is_file()
+
+
+def test_no_generated_output_is_left_in_the_bundle_folder():
+    """Tests write to tmp folders; a developer's own runs are ignored by git."""
+    for name in ("models", "logs", "eval", "predictions", "demo_data"):
+        assert shutil.which("git") is None or subprocess.run(
+            ["git", "check-ignore", "-q", str(BUNDLES / BUNDLE / name)], cwd=BUNDLES
+        ).returncode == 0, f"{name}/ is not ignored by git"
