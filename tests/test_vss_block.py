@@ -1,24 +1,14 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-import csv
 import math
 import re
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 from monai_mamba.blocks import SS2D, PatchEmbed2D, PatchMerging2D, VSSBlock
 from monai_mamba.ops.scan_ref import selective_scan_ref
-
-VMAMBA_KEYS = Path(__file__).parent / "data" / "vmamba_tiny_v0_state_dict_keys.tsv"
-
-
-def _random_vmamba_tiny_checkpoint() -> dict[str, torch.Tensor]:
-    """A random state_dict with the 212 key names and shapes of vssmtiny_dp01_ckpt_epoch_292.pth['model']."""
-    with open(VMAMBA_KEYS) as f:
-        rows = list(csv.reader(f, delimiter="\t"))
-    return {key: torch.randn(*(int(s) for s in re.findall(r"\d+", shape))) for key, shape in rows}
 
 
 def test_parameter_names_shapes_and_count_at_96_channels():
@@ -39,7 +29,7 @@ def test_parameter_names_shapes_and_count_at_96_channels():
 
 
 def test_vmamba_tiny_checkpoint_loads_by_prefix_rename():
-    checkpoint = _random_vmamba_tiny_checkpoint()
+    checkpoint = random_vmamba_tiny_checkpoint()
     assert len(checkpoint) == 212
     loaded = set()
     blocks = {stage: VSSBlock(96 * 2**stage) for stage in range(4)}

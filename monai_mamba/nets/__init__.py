@@ -2,5 +2,6 @@
 """Whole networks, one file per paper."""
 
 from monai_mamba.nets.lightm_unet import LightMUNet
+from monai_mamba.nets.mamba_unet import MambaUNet
 
-__all__ = ["LightMUNet"]
+__all__ = ["LightMUNet", "MambaUNet"]

@@ -1,0 +1,166 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Mamba-UNet (Wang et al., "Mamba-UNet: UNet-Like Pure Visual Mamba for Medical Image Segmentation",
+arXiv:2402.05079, 2024), as in the official code (``ziyangwang007/Mamba-UNet``, ``networks/mamba_sys.py: VSSM``)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from monai.networks.layers.factories import Conv
+
+from monai_mamba.blocks import FinalPatchExpandX4, PatchEmbed, PatchExpand, PatchMerging, VSSBlock
+
+__all__ = ["MambaUNet"]
+
+
+class _VSSStage(nn.Module):
+    """``depth`` VSS blocks, then an optional resampling layer (``downsample`` or ``upsample``), as VMamba's
+    ``VSSLayer`` / Mamba-UNet's ``VSSLayer_up`` (whose module names it keeps)."""
+
+    def __init__(
+        self, dim: int, depth: int, drop_path: list[float], d_state: int, spatial_dims: int,
+        resample: str | None = None, **ss2d_kwargs,
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            [VSSBlock(dim, drop_path=drop_path[i], d_state=d_state, spatial_dims=spatial_dims, **ss2d_kwargs)
+             for i in range(depth)]
+        )
+        if resample == "downsample":
+            self.downsample = PatchMerging(dim, spatial_dims)
+        elif resample == "upsample":
+            self.upsample = PatchExpand(dim, spatial_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        for name in ("downsample", "upsample"):
+            if hasattr(self, name):
+                x = getattr(self, name)(x)
+        return x
+
+
+class MambaUNet(nn.Module):
+    """Mamba-UNet: a U-Net made only of VSS blocks (VMamba's SS2D), with patch merging and expanding.
+
+    Structure (official ``VSSM``):
+
+    - encoder: ``PatchEmbed`` (conv k=s=4 + LayerNorm) to ``feature_size`` channels, then ``len(depths)`` stages
+      of ``depths[i]`` VSS blocks at ``feature_size * 2**i`` channels, ``PatchMerging`` after every stage but the
+      last, LayerNorm after the bottleneck. The skips are the inputs of the stages
+      (96@H/4, 192@H/8, 384@H/16, 768@H/32 with the defaults);
+    - decoder: ``PatchExpand`` of the bottleneck, then for each level, deepest first: concatenate the skip,
+      ``Linear(2C -> C)`` (with bias), ``depths`` VSS blocks, ``PatchExpand`` except at the last level;
+      LayerNorm, ``FinalPatchExpandX4`` and a 1x1 convolution (no bias) to the classes. No deep supervision;
+    - stochastic depth: ``linspace(0, drop_path_rate, sum(depths))`` over the encoder blocks, the decoder
+      stage of each level reusing its encoder stage's rates;
+    - initialisation as ``VSSM._init_weights``: every Linear ``trunc_normal(std=0.02)`` with zero bias, every
+      LayerNorm (1, 0); convolutions and the SSM parameters keep their own initialisation.
+
+    Module names are the official ones (``patch_embed``, ``layers``, ``layers_up``, ``concat_back_dim``,
+    ``norm``, ``norm_up``, ``up``, ``output``), so VMamba ImageNet weights load as the official loader does
+    (``monai_mamba.weights.load_vmamba_pretrained``) and a trained official ``VSSM`` state_dict loads directly.
+
+    Differences from the official code: the official ``MambaUnet`` wrapper always builds a 3-channel patch
+    embedding and repeats a 1-channel image to 3 channels; here ``in_channels`` is free (the pretrained loader
+    sums the 3-channel kernel for a 1-channel model, which gives exactly the official output for a grey image).
+    ``spatial_dims=3`` builds the 3-D variant the paper lists as future work (3-D VSS blocks on the 6-direction
+    cross-scan and 3-D patch operations; no pretrained weights exist for it).
+
+    Args:
+        spatial_dims: 2, or 3 for the 3-D variant.
+        in_channels: input channels. out_channels: classes.
+        feature_size: channels after the patch embedding (96).
+        depths: VSS blocks per stage (the paper: 2, 2, 2, 2).
+        d_state: SSM state size.
+        drop_path_rate: largest stochastic-depth rate.
+        patch_size: of the patch embedding (4).
+        ss2d_kwargs: further ``SS2D`` arguments (``scan_backend``, ...).
+
+    Shapes:
+        ``(b, in_channels, *spatial)`` -> ``(b, out_channels, *spatial)``; every spatial size must be divisible
+        by ``patch_size * 2 ** (len(depths) - 1)`` (32 with the defaults).
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int = 2,
+        in_channels: int = 3,
+        out_channels: int = 4,
+        feature_size: int = 96,
+        depths: tuple[int, ...] = (2, 2, 2, 2),
+        d_state: int = 16,
+        drop_path_rate: float = 0.2,
+        patch_size: int = 4,
+        **ss2d_kwargs,
+    ) -> None:
+        super().__init__()
+        if spatial_dims not in (2, 3):
+            raise ValueError(f"MambaUNet supports spatial_dims 2 or 3, got {spatial_dims}.")
+        if patch_size != 4:
+            raise ValueError("MambaUNet's final 4x patch expanding needs patch_size=4.")
+        self.spatial_dims, self.in_channels = spatial_dims, in_channels
+        levels = len(depths)
+        self.total_stride = patch_size * 2 ** (levels - 1)
+        dims = [feature_size * 2**i for i in range(levels)]
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        stage_rates = [rates[sum(depths[:i]) : sum(depths[: i + 1])] for i in range(levels)]
+
+        self.patch_embed = PatchEmbed(patch_size, in_channels, feature_size, spatial_dims)
+        self.layers = nn.ModuleList(
+            _VSSStage(dims[i], depths[i], stage_rates[i], d_state, spatial_dims,
+                      "downsample" if i < levels - 1 else None, **ss2d_kwargs)
+            for i in range(levels)
+        )
+        self.norm = nn.LayerNorm(dims[-1])
+        self.layers_up = nn.ModuleList([PatchExpand(dims[-1], spatial_dims)])
+        self.concat_back_dim = nn.ModuleList([nn.Identity()])
+        for i in range(1, levels):
+            level = levels - 1 - i
+            self.concat_back_dim.append(nn.Linear(2 * dims[level], dims[level]))
+            self.layers_up.append(
+                _VSSStage(dims[level], depths[level], stage_rates[level], d_state, spatial_dims,
+                          "upsample" if i < levels - 1 else None, **ss2d_kwargs)
+            )
+        self.norm_up = nn.LayerNorm(feature_size)
+        self.up = FinalPatchExpandX4(feature_size, spatial_dims)
+        self.output = Conv[Conv.CONV, spatial_dims](feature_size, out_channels, kernel_size=1, bias=False)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != self.spatial_dims + 2 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"MambaUNet (spatial_dims={self.spatial_dims}) expects input (batch, in_channels={self.in_channels}, "
+                f"{self.spatial_dims} spatial dims), got shape {tuple(x.shape)}; check the image channels and "
+                "whether the data is 2-D or 3-D."
+            )
+        if any(s % self.total_stride for s in x.shape[2:]):
+            raise ValueError(
+                f"MambaUNet needs every spatial size divisible by {self.total_stride}, got {tuple(x.shape[2:])}; "
+                f"resize, pad or crop to a multiple of {self.total_stride} (e.g. monai.transforms.Resized to 224)."
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        x = self.patch_embed(x)
+        skips = []
+        for layer in self.layers:
+            skips.append(x)
+            x = layer(x)
+        x = self.norm(x)
+        for i, (concat, layer_up) in enumerate(zip(self.concat_back_dim, self.layers_up)):
+            if i > 0:
+                x = concat(torch.cat([x, skips[-1 - i]], dim=-1))
+            x = layer_up(x)
+        x = self.up(self.norm_up(x))
+        return self.output(x.movedim(-1, 1))

@@ -1,0 +1,133 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Pretrained weights from local files: the VMamba ImageNet checkpoints the papers start from."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+__all__ = ["LoadReport", "load_vmamba_pretrained", "read_checkpoint"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadReport:
+    """What a pretrained load did.
+
+    Attributes:
+        loaded: model keys that received a checkpoint tensor.
+        skipped: checkpoint key -> why it was not used anywhere ("not in the model", "shape ...").
+        missing: model keys left at their initialisation.
+        adapted: model keys loaded after an adaptation, with what was done.
+    """
+
+    loaded: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    adapted: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return (f"loaded {len(self.loaded)} tensors ({len(self.adapted)} adapted), skipped {len(self.skipped)} "
+                f"checkpoint tensors, {len(self.missing)} model tensors keep their initialisation")
+
+
+def read_checkpoint(path: str | Path, key: str | None = "model") -> dict[str, torch.Tensor]:
+    """Read a state_dict from a local checkpoint with ``torch.load(weights_only=True)``.
+
+    Args:
+        path: the checkpoint file.
+        key: the entry holding the weights when the file is a dict of several things (VMamba: ``"model"``);
+            the file itself is used when it has no such entry.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file holds pickled Python objects (old VMamba checkpoints carry their training
+            ``config``), which are never unpickled here; the message says how to strip them once.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained checkpoint not found: {path}; give the path of a local file.")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"{path} contains pickled Python objects besides tensors (for VMamba, the training 'config'), which "
+            "monai-mamba does not unpickle because that can run arbitrary code. If you trust the file, keep only "
+            "the weights once:\n"
+            f"    python -c \"import torch; c = torch.load('{path}', weights_only=False); "
+            f"torch.save({{'model': c['model']}}, '{path.with_suffix('')}_weights.pth')\"\n"
+            f"and load the new file. ({str(error).splitlines()[0]})"
+        ) from None
+    if key is not None and isinstance(checkpoint, dict) and key in checkpoint:
+        checkpoint = checkpoint[key]
+    if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        raise ValueError(f"{path} does not hold a state_dict (a mapping of names to tensors) under {key!r}.")
+    return checkpoint
+
+
+def _adapt_input_channels(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """A first-layer kernel for ``in_channels`` inputs from one trained on RGB: every input channel gets the sum
+    of the RGB kernels divided by ``in_channels``, so the same grey image fed to all channels gives the RGB
+    model's response to that grey image repeated to 3 channels (exactly what the official code does for 1-channel
+    data: it repeats the image)."""
+    return weight.sum(dim=1, keepdim=True).div(in_channels).expand(-1, in_channels, *weight.shape[2:]).clone()
+
+
+def load_vmamba_pretrained(
+    model: nn.Module, path: str | Path, mirror_decoder: bool = True, first_conv: str = "patch_embed.proj.weight"
+) -> LoadReport:
+    """Load a VMamba (v0) ImageNet checkpoint into a network with VMamba's module names, as the papers do.
+
+    Every checkpoint tensor whose name exists in ``model`` with the same shape is loaded (patch embedding,
+    the VSS blocks of every encoder stage the model has, the merging layers, the final norm; ``head.*`` and extra
+    blocks are skipped). With ``mirror_decoder`` (Mamba-UNet's loader), encoder stage ``i`` also initialises
+    decoder stage ``L - 1 - i`` (``layers.i.* -> layers_up.(L-1-i).*``, ``L`` the number of stages) wherever names
+    and shapes match. A first convolution with other than 3 input channels is adapted (see
+    ``_adapt_input_channels``) instead of skipped. Other shape mismatches are skipped.
+
+    Args:
+        model: e.g. ``monai_mamba.nets.MambaUNet``.
+        path: local checkpoint, e.g. ``vssmtiny_dp01_ckpt_epoch_292.pth`` (weights under ``"model"``).
+        mirror_decoder: also initialise ``layers_up`` from the mirrored encoder stages.
+        first_conv: model key of the patch-embedding kernel to adapt to the model's input channels.
+
+    Returns:
+        A ``LoadReport``; it is also logged.
+    """
+    checkpoint = read_checkpoint(path)
+    model_state = model.state_dict()
+    stages = len({m.group(1) for k in model_state if (m := re.match(r"layers\.(\d+)\.", k))})
+    report = LoadReport()
+    new_state: dict[str, torch.Tensor] = {}
+    for key, tensor in checkpoint.items():
+        targets = [key]
+        match = re.match(r"layers\.(\d+)\.(.*)", key)
+        if mirror_decoder and match:
+            targets.append(f"layers_up.{stages - 1 - int(match.group(1))}.{match.group(2)}")
+        reasons = []
+        for target in targets:
+            if target not in model_state:
+                reasons.append(f"{target}: not in the model")
+                continue
+            expected = model_state[target].shape
+            if tensor.shape == expected:
+                new_state[target] = tensor
+            elif target == first_conv and tensor.shape[0] == expected[0] and tensor.shape[2:] == expected[2:]:
+                new_state[target] = _adapt_input_channels(tensor, expected[1])
+                report.adapted[target] = f"input channels {tensor.shape[1]} -> {expected[1]} (kernel summed / {expected[1]})"
+            else:
+                reasons.append(f"{target}: shape {tuple(tensor.shape)} in the checkpoint, {tuple(expected)} in the model")
+        if not any(t in new_state for t in targets):
+            report.skipped[key] = "; ".join(reasons)
+    model.load_state_dict(new_state, strict=False)
+    report.loaded = sorted(new_state)
+    report.missing = sorted(set(model_state) - set(new_state))
+    logger.info("VMamba weights from %s: %s", path, report)
+    return report
