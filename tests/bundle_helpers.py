@@ -8,6 +8,8 @@ from pathlib import Path
 
 from monai.bundle import ConfigWorkflow
 
+from monai_mamba.data import make_demo_dataset
+
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 
 
@@ -24,3 +26,9 @@ def run_bundle(bundle: str, configs: list[str], **overrides) -> ConfigWorkflow:
     workflow.run()
     workflow.finalize()
     return workflow
+
+
+def tiny_dataset(tmp_path: Path, spatial_dims: int, num_classes: int, size) -> str:
+    """2 training, 2 validation (one per DDP rank in the multi-process test) and 1 testing case."""
+    return make_demo_dataset(tmp_path / "data", spatial_dims=spatial_dims, num_classes=num_classes, size=size,
+                             num_training=2, num_validation=2, num_testing=1)

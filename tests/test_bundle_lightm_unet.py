@@ -13,7 +13,7 @@ import sys
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import BUNDLES, config_paths, run_bundle
+from bundle_helpers import BUNDLES, config_paths, run_bundle, tiny_dataset
 from monai.bundle import ConfigParser, verify_net_in_out
 
 from monai_mamba.data import make_demo_dataset
@@ -28,8 +28,7 @@ TASKS = {
 
 def _tiny_overrides(tmp_path, task, epochs=1):
     extra, dims, classes, patch = TASKS[task]
-    data = make_demo_dataset(tmp_path / f"data{dims}d", spatial_dims=dims, num_classes=classes, size=patch[0],
-                             num_training=2, num_validation=2, num_testing=1)  # 2 validation cases: one per DDP rank
+    data = tiny_dataset(tmp_path, dims, classes, patch[0])
     return dict(bundle_root=str(tmp_path / "bundle"), dataset_dir=data, patch_size=patch, max_epochs=epochs,
                 batch_size=1, samples_per_image=1, **{"network_def#init_filters": 8})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import nibabel as nib
@@ -22,7 +23,7 @@ def make_demo_dataset(
     output_dir: str | Path,
     spatial_dims: int = 2,
     num_classes: int = 2,
-    size: int | None = None,
+    size: int | Sequence[int] | None = None,
     num_training: int = 16,
     num_validation: int = 4,
     num_testing: int = 2,
@@ -38,7 +39,8 @@ def make_demo_dataset(
         output_dir: folder to write ``imagesTr/``, ``labelsTr/`` and ``datalist.json`` into.
         spatial_dims: 2 or 3.
         num_classes: classes including the background.
-        size: side length of every image (default 64 in 2-D, 48 in 3-D).
+        size: side length of every image (default 64 in 2-D, 48 in 3-D), or one length per axis (e.g. 64, 64, 32
+            for slices of a volume).
         num_training, num_validation, num_testing: cases per split (testing entries carry no label).
         seed: random seed.
 
@@ -50,6 +52,11 @@ def make_demo_dataset(
     if datalist_path.is_file():
         return str(output_dir)
     size = size or (64 if spatial_dims == 2 else 48)
+    shape = tuple(size) if isinstance(size, Sequence) else (size,) * spatial_dims
+    if len(shape) != spatial_dims:
+        raise ValueError(f"size {size} does not have {spatial_dims} entries.")
+    rad_min = max(1, min(shape) // 12)
+    rad_max = max(rad_min + 1, min(shape) // 5)
     rng = np.random.RandomState(seed)
     (output_dir / "imagesTr").mkdir(parents=True, exist_ok=True)
     (output_dir / "labelsTr").mkdir(parents=True, exist_ok=True)
@@ -59,10 +66,9 @@ def make_demo_dataset(
     for split, labelled in _SPLITS:
         datalist[split] = []
         for _ in range(counts[split]):
-            shape = (size,) * spatial_dims
             make = create_test_image_2d if spatial_dims == 2 else create_test_image_3d
             image, label = make(
-                *shape, num_objs=4 + rng.randint(4), rad_max=size // 5, rad_min=size // 12, noise_max=0.5,
+                *shape, num_objs=4 + rng.randint(4), rad_max=rad_max, rad_min=rad_min, noise_max=0.5,
                 num_seg_classes=num_classes - 1, random_state=rng,
             )
             image_name, label_name = f"imagesTr/case_{index:03d}.nii.gz", f"labelsTr/case_{index:03d}.nii.gz"
