@@ -2,5 +2,6 @@
 """Training handlers that MONAI and ignite lack."""
 
 from monai_mamba.handlers.resumable_checkpoint import ResumableCheckpoint, find_checkpoints
+from monai_mamba.handlers.stop_on_non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 
-__all__ = ["ResumableCheckpoint", "find_checkpoints"]
+__all__ = ["NonFiniteLossError", "ResumableCheckpoint", "StopOnNonFiniteLoss", "find_checkpoints"]
