@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_channels_last"]
+__all__ = ["check_channels_first", "check_channels_last"]
 
 
 def check_channels_last(owner: str, x: torch.Tensor, channels: int, spatial_dims: int, multiple: int = 1) -> None:
@@ -19,4 +19,21 @@ def check_channels_last(owner: str, x: torch.Tensor, channels: int, spatial_dims
         raise ValueError(
             f"{owner} needs spatial sizes divisible by {multiple}, got {tuple(x.shape[1:-1])}; crop or pad the input "
             "(e.g. monai.transforms.DivisiblePad) to a multiple of the network's total stride."
+        )
+
+
+def check_channels_first(
+    owner: str, x: torch.Tensor, channels: int, spatial_dims: int, multiple: int = 1, resize_hint: str = ""
+) -> None:
+    """Raise ``ValueError`` unless ``x`` is ``(batch, channels, *spatial)`` with ``spatial_dims`` spatial axes whose
+    sizes are divisible by ``multiple``; ``resize_hint`` says how to get there."""
+    if x.dim() != spatial_dims + 2 or x.shape[1] != channels:
+        raise ValueError(
+            f"{owner} (spatial_dims={spatial_dims}) expects input (batch, in_channels={channels}, {spatial_dims} "
+            f"spatial dims), got shape {tuple(x.shape)}; check the image channels (e.g. EnsureChannelFirstd) and "
+            "whether the data is 2-D or 3-D."
+        )
+    if any(s % multiple for s in x.shape[2:]):
+        raise ValueError(
+            f"{owner} needs every spatial size divisible by {multiple}, got {tuple(x.shape[2:])}; {resize_hint}"
         )

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 from monai.networks.layers.factories import Conv
 
-from monai_mamba.blocks.input_checks import check_channels_last
+from monai_mamba.blocks.input_checks import check_channels_first, check_channels_last
 
 __all__ = ["PatchEmbed", "PatchMerging", "PatchExpand", "FinalPatchExpandX4", "PatchEmbed2D", "PatchMerging2D"]
 
@@ -44,15 +44,10 @@ class PatchEmbed(nn.Module):
         self.norm = nn.LayerNorm(embed_dim) if norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != self.spatial_dims + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"PatchEmbed expects channels-first input (batch, in_channels={self.in_channels}, "
-                f"{self.spatial_dims} spatial dims), got shape {tuple(x.shape)}."
-            )
-        if any(s % self.patch_size for s in x.shape[2:]):
-            raise ValueError(
-                f"PatchEmbed needs spatial sizes divisible by patch_size={self.patch_size}, got {tuple(x.shape[2:])}."
-            )
+        check_channels_first(
+            "PatchEmbed", x, self.in_channels, self.spatial_dims, self.patch_size,
+            f"crop or pad the input to a multiple of patch_size={self.patch_size}.",
+        )
         return self.norm(self.proj(x).movedim(1, -1))
 
 

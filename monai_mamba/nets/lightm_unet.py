@@ -12,6 +12,7 @@ from monai.networks.layers.factories import Dropout, Pool
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 
 from monai_mamba.blocks import RVMLayer
+from monai_mamba.blocks.input_checks import check_channels_first
 
 __all__ = ["LightMUNet"]
 
@@ -163,7 +164,11 @@ class LightMUNet(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
+        check_channels_first(
+            "LightMUNet", x, self.in_channels, self.spatial_dims, self.total_stride,
+            f"pad or crop to a multiple of {self.total_stride} (monai.transforms.DivisiblePadd, or a sliding-window "
+            "roi_size that is a multiple).",
+        )
         x = self.dropout(self.convInit(x))
         skips = []
         for down in self.down_layers:

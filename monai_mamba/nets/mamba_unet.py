@@ -9,6 +9,7 @@ import torch.nn as nn
 from monai.networks.layers.factories import Conv
 
 from monai_mamba.blocks import FinalPatchExpandX4, PatchEmbed, PatchExpand, PatchMerging, VSSBlock
+from monai_mamba.blocks.input_checks import check_channels_first
 
 __all__ = ["MambaUNet"]
 
@@ -151,7 +152,10 @@ class MambaUNet(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
+        check_channels_first(
+            "MambaUNet", x, self.in_channels, self.spatial_dims, self.total_stride,
+            f"resize, pad or crop to a multiple of {self.total_stride} (e.g. monai.transforms.Resized to 224).",
+        )
         x = self.patch_embed(x)
         skips = []
         for layer in self.layers:
