@@ -46,6 +46,8 @@ def test_official_module_names():
                 "output.weight"):
         assert key in keys, key
     assert "layers_up.3.upsample.expand.weight" not in keys and "concat_back_dim.0.weight" not in keys
+    assert not any(".resample." in k for k in keys)
+    assert len(keys) == len(dict(MambaUNet().named_parameters()))  # no alias registers a module twice
 
 
 def test_input_not_divisible_by_32_is_refused_clearly():

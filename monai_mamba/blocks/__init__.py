@@ -12,7 +12,9 @@ from monai_mamba.blocks.patch_ops import (
 )
 from monai_mamba.blocks.rvm_layer import RVMLayer
 from monai_mamba.blocks.ss2d import SS2D
+from monai_mamba.blocks.vmamba_encoder import VMambaEncoder
 from monai_mamba.blocks.vss_block import VSSBlock
+from monai_mamba.blocks.vss_stage import VSSStage
 
 __all__ = [
     "FinalPatchExpandX4",
@@ -24,5 +26,7 @@ __all__ = [
     "PatchMerging2D",
     "RVMLayer",
     "SS2D",
+    "VMambaEncoder",
     "VSSBlock",
+    "VSSStage",
 ]

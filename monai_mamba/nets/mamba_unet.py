@@ -8,37 +8,11 @@ import torch
 import torch.nn as nn
 from monai.networks.layers.factories import Conv
 
-from monai_mamba.blocks import FinalPatchExpandX4, PatchEmbed, PatchExpand, PatchMerging, VSSBlock
+from monai_mamba.blocks import FinalPatchExpandX4, PatchEmbed, PatchExpand, VSSStage
 from monai_mamba.blocks.input_checks import check_channels_first
+from monai_mamba.blocks.vmamba_encoder import init_vmamba_weights
 
 __all__ = ["MambaUNet"]
-
-
-class _VSSStage(nn.Module):
-    """``depth`` VSS blocks, then an optional resampling layer (``downsample`` or ``upsample``), as VMamba's
-    ``VSSLayer`` / Mamba-UNet's ``VSSLayer_up`` (whose module names it keeps)."""
-
-    def __init__(
-        self, dim: int, depth: int, drop_path: list[float], d_state: int, spatial_dims: int,
-        resample: str | None = None, **ss2d_kwargs,
-    ) -> None:
-        super().__init__()
-        self.blocks = nn.ModuleList(
-            [VSSBlock(dim, drop_path=drop_path[i], d_state=d_state, spatial_dims=spatial_dims, **ss2d_kwargs)
-             for i in range(depth)]
-        )
-        if resample == "downsample":
-            self.downsample = PatchMerging(dim, spatial_dims)
-        elif resample == "upsample":
-            self.upsample = PatchExpand(dim, spatial_dims)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x)
-        for name in ("downsample", "upsample"):
-            if hasattr(self, name):
-                x = getattr(self, name)(x)
-        return x
 
 
 class MambaUNet(nn.Module):
@@ -109,8 +83,8 @@ class MambaUNet(nn.Module):
 
         self.patch_embed = PatchEmbed(patch_size, in_channels, feature_size, spatial_dims)
         self.layers = nn.ModuleList(
-            _VSSStage(dims[i], depths[i], stage_rates[i], d_state, spatial_dims,
-                      "downsample" if i < levels - 1 else None, **ss2d_kwargs)
+            VSSStage(dims[i], stage_rates[i], d_state, spatial_dims, "downsample" if i < levels - 1 else None,
+                     **ss2d_kwargs)
             for i in range(levels)
         )
         self.norm = nn.LayerNorm(dims[-1])
@@ -120,36 +94,13 @@ class MambaUNet(nn.Module):
             level = levels - 1 - i
             self.concat_back_dim.append(nn.Linear(2 * dims[level], dims[level]))
             self.layers_up.append(
-                _VSSStage(dims[level], depths[level], stage_rates[level], d_state, spatial_dims,
-                          "upsample" if i < levels - 1 else None, **ss2d_kwargs)
+                VSSStage(dims[level], stage_rates[level], d_state, spatial_dims, "upsample" if i < levels - 1 else None,
+                         **ss2d_kwargs)
             )
         self.norm_up = nn.LayerNorm(feature_size)
         self.up = FinalPatchExpandX4(feature_size, spatial_dims)
         self.output = Conv[Conv.CONV, spatial_dims](feature_size, out_channels, kernel_size=1, bias=False)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-
-    def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != self.spatial_dims + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"MambaUNet (spatial_dims={self.spatial_dims}) expects input (batch, in_channels={self.in_channels}, "
-                f"{self.spatial_dims} spatial dims), got shape {tuple(x.shape)}; check the image channels and "
-                "whether the data is 2-D or 3-D."
-            )
-        if any(s % self.total_stride for s in x.shape[2:]):
-            raise ValueError(
-                f"MambaUNet needs every spatial size divisible by {self.total_stride}, got {tuple(x.shape[2:])}; "
-                f"resize, pad or crop to a multiple of {self.total_stride} (e.g. monai.transforms.Resized to 224)."
-            )
+        self.apply(init_vmamba_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels_first(
