@@ -80,38 +80,64 @@ def _adapt_input_channels(weight: torch.Tensor, in_channels: int) -> torch.Tenso
     return weight.sum(dim=1, keepdim=True).div(in_channels).expand(-1, in_channels, *weight.shape[2:]).clone()
 
 
-def load_vmamba_pretrained(
-    model: nn.Module, path: str | Path, mirror_decoder: bool = True, first_conv: str = "patch_embed.proj.weight"
-) -> LoadReport:
-    """Load a VMamba (v0) ImageNet checkpoint into a network with VMamba's module names, as the papers do.
+def _mamba_unet_targets(key: str, stages: int) -> list[str]:
+    """Mamba-UNet's loader: every key as it is, and encoder stage ``i`` also into decoder stage ``stages - 1 - i``."""
+    match = re.match(r"layers\.(\d+)\.(.*)", key)
+    return [key] + ([f"layers_up.{stages - 1 - int(match.group(1))}.{match.group(2)}"] if match else [])
 
-    Every checkpoint tensor whose name exists in ``model`` with the same shape is loaded (patch embedding,
-    the VSS blocks of every encoder stage the model has, the merging layers, the final norm; ``head.*`` and extra
-    blocks are skipped). With ``mirror_decoder`` (Mamba-UNet's loader), encoder stage ``i`` also initialises
-    decoder stage ``L - 1 - i`` (``layers.i.* -> layers_up.(L-1-i).*``, ``L`` the number of stages) wherever names
-    and shapes match. A first convolution with other than 3 input channels is adapted (see
-    ``_adapt_input_channels``) instead of skipped. Other shape mismatches are skipped.
+
+# the official Swin-UMamba loader skips these ("patch_embed.norm.weight" is listed twice there, so the bias loads)
+_SWIN_UMAMBA_SKIPPED = {"norm.weight", "norm.bias", "head.weight", "head.bias", "patch_embed.proj.weight",
+                        "patch_embed.proj.bias", "patch_embed.norm.weight"}
+
+
+def _swin_umamba_targets(key: str, stages: int) -> list[str]:
+    """Swin-UMamba's loader: into ``vssm_encoder``, ``layers.i.downsample`` renamed ``downsamples.i``."""
+    if key in _SWIN_UMAMBA_SKIPPED:
+        return []
+    return ["vssm_encoder." + re.sub(r"layers\.(\d+)\.downsample", r"downsamples.\1", key)]
+
+
+def _mapping(model: nn.Module):
+    """(key -> target model keys, whether the patch-embedding kernel may be adapted) for ``model``'s paper."""
+    from monai_mamba.nets import MambaUNet, SwinUMamba
+
+    if isinstance(model, SwinUMamba):
+        return _swin_umamba_targets, False
+    if isinstance(model, MambaUNet):
+        return _mamba_unet_targets, True
+    return (lambda key, stages: [key]), True
+
+
+def load_vmamba_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
+    """Load a VMamba (v0) ImageNet checkpoint into a network the way its paper's official loader does.
+
+    - ``MambaUNet``: every checkpoint tensor whose name exists in the model with the same shape (patch embedding,
+      the VSS blocks of every encoder stage the model has, the merging layers, the final norm; ``head.*`` and extra
+      blocks are skipped), and encoder stage ``i`` also into decoder stage ``L - 1 - i`` (``L`` stages).
+    - ``SwinUMamba``: into ``vssm_encoder`` (``layers.i.downsample`` -> ``downsamples.i``), skipping ``norm.*``,
+      ``head.*``, ``patch_embed.proj.*`` and ``patch_embed.norm.weight`` as the official loader does (205 tensors).
+    - any other module: every tensor whose name and shape match.
+
+    Where the mapping allows it (Mamba-UNet, others), a patch-embedding kernel with other than 3 input channels is
+    adapted (see ``_adapt_input_channels``) instead of skipped. Other shape mismatches are skipped.
 
     Args:
-        model: e.g. ``monai_mamba.nets.MambaUNet``.
+        model: the network.
         path: local checkpoint, e.g. ``vssmtiny_dp01_ckpt_epoch_292.pth`` (weights under ``"model"``).
-        mirror_decoder: also initialise ``layers_up`` from the mirrored encoder stages.
-        first_conv: model key of the patch-embedding kernel to adapt to the model's input channels.
 
     Returns:
         A ``LoadReport``; it is also logged.
     """
+    targets_of, adapt_first_conv = _mapping(model)
     checkpoint = read_checkpoint(path)
     model_state = model.state_dict()
     stages = len({m.group(1) for k in model_state if (m := re.match(r"layers\.(\d+)\.", k))})
     report = LoadReport()
     new_state: dict[str, torch.Tensor] = {}
     for key, tensor in checkpoint.items():
-        targets = [key]
-        match = re.match(r"layers\.(\d+)\.(.*)", key)
-        if mirror_decoder and match:
-            targets.append(f"layers_up.{stages - 1 - int(match.group(1))}.{match.group(2)}")
-        reasons = []
+        targets = targets_of(key, stages)
+        reasons = [] if targets else ["not loaded by this network's official loader"]
         for target in targets:
             if target not in model_state:
                 reasons.append(f"{target}: not in the model")
@@ -119,7 +145,8 @@ def load_vmamba_pretrained(
             expected = model_state[target].shape
             if tensor.shape == expected:
                 new_state[target] = tensor
-            elif target == first_conv and tensor.shape[0] == expected[0] and tensor.shape[2:] == expected[2:]:
+            elif (adapt_first_conv and target.endswith("patch_embed.proj.weight") and tensor.shape[0] == expected[0]
+                  and tensor.shape[2:] == expected[2:]):
                 new_state[target] = _adapt_input_channels(tensor, expected[1])
                 report.adapted[target] = f"input channels {tensor.shape[1]} -> {expected[1]} (kernel summed / {expected[1]})"
             else:

@@ -3,5 +3,6 @@
 
 from monai_mamba.nets.lightm_unet import LightMUNet
 from monai_mamba.nets.mamba_unet import MambaUNet
+from monai_mamba.nets.swin_umamba import SwinUMamba
 
-__all__ = ["LightMUNet", "MambaUNet"]
+__all__ = ["LightMUNet", "MambaUNet", "SwinUMamba"]
