@@ -98,10 +98,25 @@ def _swin_umamba_targets(key: str, stages: int) -> list[str]:
     return ["vssm_encoder." + re.sub(r"layers\.(\d+)\.downsample", r"downsamples.\1", key)]
 
 
-def _mapping(model: nn.Module):
-    """(key -> target model keys, whether the patch-embedding kernel may be adapted) for ``model``'s paper."""
-    from monai_mamba.nets import MambaUNet, SwinUMamba
+def _swin_umamba_d_targets(in_channels_differ: bool):
+    """Swin-UMamba-dagger's loader: as Swin-UMamba's but skipping only ``norm.*`` and ``head.*``, and every
+    ``patch_embed.*`` when the model's input channels differ from the checkpoint's."""
 
+    def targets(key: str, stages: int) -> list[str]:
+        if key.split(".")[0] in ("norm", "head") or (in_channels_differ and key.startswith("patch_embed.")):
+            return []
+        return ["vssm_encoder." + re.sub(r"layers\.(\d+)\.downsample", r"downsamples.\1", key)]
+
+    return targets
+
+
+def _mapping(model: nn.Module, checkpoint: dict[str, torch.Tensor]):
+    """(key -> target model keys, whether the patch-embedding kernel may be adapted) for ``model``'s paper."""
+    from monai_mamba.nets import MambaUNet, SwinUMamba, SwinUMambaD
+
+    if isinstance(model, SwinUMambaD):
+        differ = checkpoint["patch_embed.proj.weight"].shape[1] != model.in_channels
+        return _swin_umamba_d_targets(differ), False
     if isinstance(model, SwinUMamba):
         return _swin_umamba_targets, False
     if isinstance(model, MambaUNet):
@@ -117,6 +132,8 @@ def load_vmamba_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
       blocks are skipped), and encoder stage ``i`` also into decoder stage ``L - 1 - i`` (``L`` stages).
     - ``SwinUMamba``: into ``vssm_encoder`` (``layers.i.downsample`` -> ``downsamples.i``), skipping ``norm.*``,
       ``head.*``, ``patch_embed.proj.*`` and ``patch_embed.norm.weight`` as the official loader does (205 tensors).
+    - ``SwinUMambaD``: the same renaming, skipping ``norm.*``, ``head.*``, and ``patch_embed.*`` when the model's
+      input channels differ from the checkpoint's 3 (208 tensors for RGB input, 204 otherwise).
     - any other module: every tensor whose name and shape match.
 
     Where the mapping allows it (Mamba-UNet, others), a patch-embedding kernel with other than 3 input channels is
@@ -129,8 +146,8 @@ def load_vmamba_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     Returns:
         A ``LoadReport``; it is also logged.
     """
-    targets_of, adapt_first_conv = _mapping(model)
     checkpoint = read_checkpoint(path)
+    targets_of, adapt_first_conv = _mapping(model, checkpoint)
     model_state = model.state_dict()
     stages = len({m.group(1) for k in model_state if (m := re.match(r"layers\.(\d+)\.", k))})
     report = LoadReport()

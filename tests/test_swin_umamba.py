@@ -3,7 +3,7 @@ import pytest
 import torch
 from vmamba_helpers import random_vmamba_tiny_checkpoint
 
-from monai_mamba.nets import SwinUMamba
+from monai_mamba.nets import SwinUMamba, SwinUMambaD
 from monai_mamba.weights import load_vmamba_pretrained
 
 
@@ -49,3 +49,35 @@ def test_vmamba_weights_load_as_the_official_loader(in_channels, tmp_path):
 def test_input_not_divisible_by_32_is_refused_clearly():
     with pytest.raises(ValueError, match=r"divisible by 32, got \(64, 40\)"):
         SwinUMamba()(torch.zeros(1, 1, 64, 40))
+
+
+def test_dagger_parameter_count_and_deep_supervision_resolutions():
+    net = SwinUMambaD(in_channels=1, out_channels=14)
+    assert sum(p.numel() for p in net.parameters()) == 27_497_720
+    small = SwinUMambaD(in_channels=1, out_channels=3)
+    x = torch.randn(1, 1, 64, 96)
+    assert [tuple(o.shape[2:]) for o in small(x)] == [(64, 96), (16, 24), (8, 12), (4, 6)]
+    small.eval()
+    with torch.no_grad():
+        assert small(x).shape == (1, 3, 64, 96)
+
+
+def test_dagger_convolutions_are_he_initialised():
+    net = SwinUMambaD(out_channels=3)
+    head = net.decoder.seg_layers[-1]
+    assert torch.count_nonzero(head.bias) == 0
+    depthwise = net.vssm_encoder.layers[0].blocks[0].self_attention.conv2d
+    assert torch.count_nonzero(depthwise.bias) == 0  # nnU-Net's InitWeights_He zeroes every conv bias
+    fan_in = 192 * 3 * 3 // 192
+    expected_std = (2 / (1 + 1e-4) / fan_in) ** 0.5
+    assert abs(depthwise.weight.std().item() / expected_std - 1) < 0.15
+
+
+@pytest.mark.parametrize("in_channels, loaded", [(1, 204), (3, 208)])
+def test_dagger_vmamba_weights_load_as_the_official_loader(in_channels, loaded, tmp_path):
+    path = tmp_path / "vmamba.pth"
+    torch.save({"model": random_vmamba_tiny_checkpoint()}, path)
+    report = load_vmamba_pretrained(SwinUMambaD(in_channels=in_channels), path)
+    assert len(report.loaded) == loaded
+    assert {"norm.weight", "head.bias"} <= set(report.skipped)
+    assert ("patch_embed.proj.weight" in report.skipped) == (in_channels != 3)

@@ -4,5 +4,6 @@
 from monai_mamba.nets.lightm_unet import LightMUNet
 from monai_mamba.nets.mamba_unet import MambaUNet
 from monai_mamba.nets.swin_umamba import SwinUMamba
+from monai_mamba.nets.swin_umamba_d import SwinUMambaD
 
-__all__ = ["LightMUNet", "MambaUNet", "SwinUMamba"]
+__all__ = ["LightMUNet", "MambaUNet", "SwinUMamba", "SwinUMambaD"]
