@@ -26,10 +26,13 @@ from monai_mamba.ops.scan_cuda import cuda_scan_available, selective_scan_cuda
 from monai_mamba.ops.scan_ref import selective_scan_ref
 from monai_mamba.ops.scan_torch import selective_scan_torch
 
-__all__ = ["selective_scan", "available_scan_backends", "resolve_scan_backend", "SCAN_BACKEND_ENV"]
+__all__ = ["selective_scan", "available_scan_backends", "resolve_scan_backend", "SCAN_BACKEND_ENV", "scan_observers"]
 
 SCAN_BACKEND_ENV = "MONAI_MAMBA_SCAN_BACKEND"
 _BACKENDS = ("cuda", "cpu", "torch", "ref")
+
+# callables(u, A, D, z) told of every scan call, e.g. by monai_mamba.profiling to count its FLOPs; empty normally
+scan_observers: list = []
 
 
 @functools.lru_cache(maxsize=1)
@@ -137,6 +140,8 @@ def selective_scan(
         ``y (b, d, l)`` in ``u.dtype``, and the last state in float32 when ``return_last_state``.
     """
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
+    for observe in scan_observers:
+        observe(u, A, D, z)
     name = resolve_scan_backend(u.device, backend)
     if B.dim() == 3:
         B = B.unsqueeze(1)
