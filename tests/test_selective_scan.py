@@ -138,6 +138,14 @@ def test_falls_back_to_torch_without_numba(monkeypatch):
     assert resolve_scan_backend("cpu") == "torch"
 
 
+def test_float64_on_cuda_never_goes_to_mamba_ssm(monkeypatch):
+    """mamba-ssm has no float64 kernel: automatic dispatch takes the torch backend for float64 CUDA tensors."""
+    monkeypatch.delenv(dispatch.SCAN_BACKEND_ENV, raising=False)
+    monkeypatch.setattr(dispatch, "cuda_scan_available", lambda: True)
+    assert resolve_scan_backend("cuda", dtype=torch.float32) == "cuda"
+    assert resolve_scan_backend("cuda", dtype=torch.float64) == "torch"
+
+
 def test_unknown_backend_names_the_choices(monkeypatch):
     monkeypatch.setenv(dispatch.SCAN_BACKEND_ENV, "fast")
     with pytest.raises(ValueError, match="unknown selective-scan backend 'fast'.*'torch'"):
@@ -146,7 +154,7 @@ def test_unknown_backend_names_the_choices(monkeypatch):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
 def test_cuda_backend_on_cpu_tensors_says_what_is_available():
-    with pytest.raises(RuntimeError, match=r"'cuda' cannot run on cpu tensors.*available: \['cpu', 'torch', 'ref'\]"):
+    with pytest.raises(RuntimeError, match=r"'cuda' cannot run on cpu torch.float32 tensors.*available: \['cpu', 'torch', 'ref'\]"):
         selective_scan(**make_scan_inputs(length=8), backend="cuda")
 
 

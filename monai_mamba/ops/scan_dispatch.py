@@ -45,22 +45,23 @@ def _cpu_scan():
     return selective_scan_cpu
 
 
-def available_scan_backends(device: torch.device | str = "cpu") -> list[str]:
-    """Backends that can run on tensors of ``device``, fastest first."""
+def available_scan_backends(device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> list[str]:
+    """Backends that can run on tensors of ``device`` (and ``dtype``: mamba-ssm has no float64 kernel), fastest first."""
     device = torch.device(device)
     names = []
-    if device.type == "cuda" and cuda_scan_available():
+    if device.type == "cuda" and dtype != torch.float64 and cuda_scan_available():
         names.append("cuda")
     if device.type == "cpu" and _cpu_scan() is not None:
         names.append("cpu")
     return names + ["torch", "ref"]
 
 
-def resolve_scan_backend(device: torch.device | str, backend: str | None = None) -> str:
-    """The backend a call on ``device`` will use: ``backend``, else ``$MONAI_MAMBA_SCAN_BACKEND``, else the fastest."""
+def resolve_scan_backend(device: torch.device | str, backend: str | None = None, dtype: torch.dtype | None = None) -> str:
+    """The backend a call on ``device`` (with ``dtype`` inputs) will use: ``backend``, else
+    ``$MONAI_MAMBA_SCAN_BACKEND``, else the fastest available."""
     requested = backend or os.environ.get(SCAN_BACKEND_ENV) or "auto"
     requested = requested.lower()
-    available = available_scan_backends(device)
+    available = available_scan_backends(device, dtype)
     if requested == "auto":
         return available[0]
     if requested not in _BACKENDS:
@@ -70,7 +71,7 @@ def resolve_scan_backend(device: torch.device | str, backend: str | None = None)
         )
     if requested not in available:
         raise RuntimeError(
-            f"selective-scan backend {requested!r} cannot run on {torch.device(device)} tensors here; "
+            f"selective-scan backend {requested!r} cannot run on {torch.device(device)} {dtype or ''} tensors here; "
             f"available: {available}. Use backend='auto' (or unset ${SCAN_BACKEND_ENV}) to pick one automatically."
         )
     return requested
@@ -142,7 +143,7 @@ def selective_scan(
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
     for observe in scan_observers:
         observe(u, A, D, z)
-    name = resolve_scan_backend(u.device, backend)
+    name = resolve_scan_backend(u.device, backend, u.dtype)
     if B.dim() == 3:
         B = B.unsqueeze(1)
     if C.dim() == 3:
