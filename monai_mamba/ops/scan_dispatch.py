@@ -71,7 +71,7 @@ def resolve_scan_backend(device: torch.device | str, backend: str | None = None,
         )
     if requested not in available:
         raise RuntimeError(
-            f"selective-scan backend {requested!r} cannot run on {torch.device(device)} {dtype or ''} tensors here; "
+            f"selective-scan backend {requested!r} cannot run on {' '.join(str(x) for x in (torch.device(device), dtype) if x)} tensors here; "
             f"available: {available}. Use backend='auto' (or unset ${SCAN_BACKEND_ENV}) to pick one automatically."
         )
     return requested
