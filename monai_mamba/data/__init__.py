@@ -1,7 +1,25 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Data helpers the bundles share: generated demo data and the data check run before training."""
+"""Data helpers the bundles share: generated demo data, the data check run before training, instance <-> semantic maps."""
 
 from monai_mamba.data.checks import DataCheckError, check_datalist, check_settings, check_training_setup
 from monai_mamba.data.demo import make_demo_dataset
+from monai_mamba.data.instances import (
+    InstanceToSemanticd,
+    SemanticToInstanced,
+    connected_components,
+    instances_to_semantic,
+    semantic_to_instances,
+)
 
-__all__ = ["DataCheckError", "check_datalist", "check_settings", "check_training_setup", "make_demo_dataset"]
+__all__ = [
+    "DataCheckError",
+    "InstanceToSemanticd",
+    "SemanticToInstanced",
+    "check_datalist",
+    "check_settings",
+    "check_training_setup",
+    "connected_components",
+    "instances_to_semantic",
+    "make_demo_dataset",
+    "semantic_to_instances",
+]

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import torch
 from monai.data.synthetic import create_test_image_2d, create_test_image_3d
+
+from monai_mamba.data.instances import connected_components
 
 __all__ = ["make_demo_dataset"]
 
@@ -28,6 +31,7 @@ def make_demo_dataset(
     num_validation: int = 4,
     num_testing: int = 2,
     seed: int = 0,
+    instance_labels: bool = False,
 ) -> str:
     """Write random blobs-on-noise images and their labels as NIfTI, plus a MONAI datalist, once.
 
@@ -43,6 +47,7 @@ def make_demo_dataset(
             for slices of a volume).
         num_training, num_validation, num_testing: cases per split (testing entries carry no label).
         seed: random seed.
+        instance_labels: write instance masks (each blob its own id 1, 2, ...) instead of class labels.
 
     Returns:
         ``output_dir`` as a string; the datalist is ``output_dir/datalist.json`` with paths relative to it.
@@ -71,9 +76,11 @@ def make_demo_dataset(
                 *shape, num_objs=4 + rng.randint(4), rad_max=rad_max, rad_min=rad_min, noise_max=0.5,
                 num_seg_classes=num_classes - 1, random_state=rng,
             )
+            if instance_labels:
+                label = connected_components(torch.from_numpy(label > 0)).numpy()
             image_name, label_name = f"imagesTr/case_{index:03d}.nii.gz", f"labelsTr/case_{index:03d}.nii.gz"
             nib.save(nib.Nifti1Image(image.astype(np.float32), np.eye(4)), str(output_dir / image_name))
-            nib.save(nib.Nifti1Image(label.astype(np.uint8), np.eye(4)), str(output_dir / label_name))
+            nib.save(nib.Nifti1Image(label.astype(np.uint16), np.eye(4)), str(output_dir / label_name))
             datalist[split].append({"image": image_name, "label": label_name} if labelled else {"image": image_name})
             index += 1
     datalist_path.write_text(json.dumps(datalist, indent=2))
