@@ -13,6 +13,8 @@ from bundle_helpers import config_paths, run_bundle, tiny_dataset
 from monai.bundle import ConfigParser, verify_net_in_out
 from vmamba_helpers import random_vmamba_tiny_checkpoint
 
+from monai_mamba.data import make_demo_dataset
+
 BUNDLE = "swin_umamba"
 
 
@@ -24,6 +26,9 @@ BUNDLE = "swin_umamba"
         (["train.yaml", "evaluate.yaml"], ["validate#evaluator"]),
         (["inference.json"], ["evaluator"]),
         (["train.yaml", "multi_gpu_train.yaml"], ["network_def"]),  # the rest needs a process group
+        (["train.yaml", "microscopy.yaml"], ["train#trainer", "validate#evaluator"]),
+        (["train.yaml", "evaluate.yaml", "microscopy.yaml"], ["validate#evaluator"]),
+        (["inference.json", "microscopy.yaml"], ["evaluator"]),
     ],
 )
 def test_every_config_parses_and_builds(configs, ids, network_name, tmp_path, monkeypatch):
@@ -67,3 +72,15 @@ def test_train_pretrained_and_frozen_then_inference_and_evaluate(tmp_path, caplo
     run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml"], **overrides)
     with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
         assert {row[0] for row in csv.reader(f)} == {"val_mean_dice", "val_nsd"}
+
+
+def test_microscopy_instances_trained_as_three_classes_and_scored_by_f1(tmp_path):
+    data = make_demo_dataset(tmp_path / "cells", size=32, num_training=2, num_validation=2, num_testing=1,
+                             instance_labels=True)
+    overrides = {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": data, "patch_size": [32, 32],
+                 "in_channels": 1, "max_epochs": 1, "batch_size": 2}
+    run_bundle(BUNDLE, ["train.yaml", "microscopy.yaml"], **overrides)
+    run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml", "microscopy.yaml"], **overrides)
+    with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
+        metrics = {name: float(value) for name, value in csv.reader(f)}
+    assert set(metrics) == {"val_mean_dice", "val_f1"} and 0.0 <= metrics["val_f1"] <= 1.0
