@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from monai.bundle import ConfigWorkflow
+from monai.bundle import ConfigParser, ConfigWorkflow, verify_net_in_out
 
 from monai_mamba.data import make_demo_dataset
 
@@ -15,6 +15,28 @@ BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 
 def config_paths(bundle: str, *names: str) -> list[str]:
     return [str(BUNDLES / bundle / "configs" / name) for name in names]
+
+
+def build_config_ids(bundle: str, configs: list[str], ids: list[str], overrides) -> ConfigParser:
+    """Merge ``configs`` (duplicate keys refused) with the metadata, apply ``overrides`` (a dict, or a function of
+    the parser giving one), and instantiate every id in ``ids``; returns the parser."""
+    os.environ["MONAI_FAIL_ON_DUPLICATE_CONFIG"] = "1"
+    parser = ConfigParser()
+    parser.read_config(config_paths(bundle, *configs))
+    parser.read_meta(config_paths(bundle, "metadata.json")[0])
+    parser.update(overrides(parser) if callable(overrides) else overrides)
+    for name in ids:
+        assert parser.get_parsed_content(name) is not None, name
+    return parser
+
+
+def verify_bundle_metadata(bundle: str, bundle_root: Path, n: int) -> None:
+    """``monai.bundle verify_net_in_out`` on inference.json, and the metadata's version and package list."""
+    verify_net_in_out(net_id="network_def", meta_file=config_paths(bundle, "metadata.json")[0],
+                      config_file=config_paths(bundle, "inference.json")[0], n=n, bundle_root=str(bundle_root))
+    meta = ConfigParser.load_config_file(config_paths(bundle, "metadata.json")[0])
+    assert meta["version"] in meta["changelog"]
+    assert "monai-mamba" in meta["required_packages_version"]
 
 
 def run_bundle(bundle: str, configs: list[str], **overrides) -> ConfigWorkflow:

@@ -13,8 +13,7 @@ import sys
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import BUNDLES, config_paths, run_bundle, tiny_dataset
-from monai.bundle import ConfigParser, verify_net_in_out
+from bundle_helpers import BUNDLES, build_config_ids, config_paths, run_bundle, tiny_dataset, verify_bundle_metadata
 
 from monai_mamba.data import make_demo_dataset
 
@@ -44,27 +43,19 @@ def _tiny_overrides(tmp_path, task, epochs=1):
         (["train.yaml", "multi_gpu_train.yaml"], ["network_def"]),  # the rest needs a process group
     ],
 )
-def test_every_config_parses_and_builds(configs, ids, tmp_path, monkeypatch):
-    monkeypatch.setenv("MONAI_FAIL_ON_DUPLICATE_CONFIG", "1")
-    parser = ConfigParser()
-    parser.read_config(config_paths(BUNDLE, *configs))
-    parser.read_meta(config_paths(BUNDLE, "metadata.json")[0])
-    data = make_demo_dataset(tmp_path / "data", spatial_dims=parser["spatial_dims"], num_classes=parser["num_classes"],
-                             size=16, num_training=1, num_validation=1, num_testing=1)
-    parser.update({"bundle_root": str(tmp_path), "dataset_dir": data, "patch_size": [16] * parser["spatial_dims"]})
-    for name in ids:
-        assert parser.get_parsed_content(name) is not None
+def test_every_config_parses_and_builds(configs, ids, tmp_path):
+    def tiny(parser):
+        data = make_demo_dataset(tmp_path / "data", spatial_dims=parser["spatial_dims"],
+                                 num_classes=parser["num_classes"], size=16, num_training=1, num_validation=1,
+                                 num_testing=1)
+        return {"bundle_root": str(tmp_path), "dataset_dir": data, "patch_size": [16] * parser["spatial_dims"]}
+
+    parser = build_config_ids(BUNDLE, configs, ids, tiny)
     assert parser.get_parsed_content("network_def").__class__.__name__ == "LightMUNet"
 
 
 def test_metadata_describes_the_network(tmp_path):
-    verify_net_in_out(
-        net_id="network_def", meta_file=config_paths(BUNDLE, "metadata.json")[0],
-        config_file=config_paths(BUNDLE, "inference.json")[0], n=4, bundle_root=str(tmp_path),
-    )
-    meta = ConfigParser.load_config_file(config_paths(BUNDLE, "metadata.json")[0])
-    assert meta["version"] in meta["changelog"]
-    assert "monai-mamba" in meta["required_packages_version"]
+    verify_bundle_metadata(BUNDLE, tmp_path, n=4)
 
 
 @pytest.mark.skipif(not os.environ.get("MONAI_META_SCHEMA"), reason="needs MONAI's metadata schema file (offline here)")

@@ -8,8 +8,7 @@ import csv
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import config_paths, run_bundle, tiny_dataset
-from monai.bundle import ConfigParser, verify_net_in_out
+from bundle_helpers import build_config_ids, run_bundle, tiny_dataset, verify_bundle_metadata
 from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 BUNDLE = "mamba_unet"
@@ -34,19 +33,13 @@ def _tiny(tmp_path, num_classes=4, **extra):
         (["train.yaml", "multi_gpu_train.yaml"], ["network_def"]),  # the rest needs a process group
     ],
 )
-def test_every_config_parses_and_builds(configs, ids, tmp_path, monkeypatch):
-    monkeypatch.setenv("MONAI_FAIL_ON_DUPLICATE_CONFIG", "1")
-    parser = ConfigParser()
-    parser.read_config(config_paths(BUNDLE, *configs))
-    parser.update(_tiny(tmp_path, parser["num_classes"]))
-    for name in ids:
-        assert parser.get_parsed_content(name) is not None
+def test_every_config_parses_and_builds(configs, ids, tmp_path):
+    parser = build_config_ids(BUNDLE, configs, ids, lambda parser: _tiny(tmp_path, parser["num_classes"]))
     assert parser.get_parsed_content("network_def").__class__.__name__ == "MambaUNet"
 
 
 def test_metadata_describes_the_network(tmp_path):
-    verify_net_in_out(net_id="network_def", meta_file=config_paths(BUNDLE, "metadata.json")[0],
-                      config_file=config_paths(BUNDLE, "inference.json")[0], n=2, bundle_root=str(tmp_path))
+    verify_bundle_metadata(BUNDLE, tmp_path, n=2)
 
 
 def test_train_from_vmamba_weights_then_inference_and_evaluate(tmp_path, caplog):

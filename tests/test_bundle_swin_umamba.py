@@ -9,8 +9,7 @@ import csv
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import config_paths, run_bundle, tiny_dataset
-from monai.bundle import ConfigParser, verify_net_in_out
+from bundle_helpers import build_config_ids, run_bundle, tiny_dataset, verify_bundle_metadata
 from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 from monai_mamba.data import make_demo_dataset
@@ -31,20 +30,15 @@ BUNDLE = "swin_umamba"
         (["inference.json", "microscopy.yaml"], ["evaluator"]),
     ],
 )
-def test_every_config_parses_and_builds(configs, ids, network_name, tmp_path, monkeypatch):
-    monkeypatch.setenv("MONAI_FAIL_ON_DUPLICATE_CONFIG", "1")
-    parser = ConfigParser()
-    parser.read_config(config_paths(BUNDLE, *configs))
-    parser.update({"bundle_root": str(tmp_path), "dataset_dir": tiny_dataset(tmp_path, 2, 4, 32),
-                   "patch_size": [32, 32], "network_name": network_name})
-    for name in ids:
-        assert parser.get_parsed_content(name) is not None
+def test_every_config_parses_and_builds(configs, ids, network_name, tmp_path):
+    overrides = {"bundle_root": str(tmp_path), "dataset_dir": tiny_dataset(tmp_path, 2, 4, 32), "patch_size": [32, 32],
+                 "network_name": network_name}
+    parser = build_config_ids(BUNDLE, configs, ids, overrides)
     assert parser.get_parsed_content("network_def").__class__.__name__ == network_name
 
 
 def test_metadata_describes_the_network(tmp_path):
-    verify_net_in_out(net_id="network_def", meta_file=config_paths(BUNDLE, "metadata.json")[0],
-                      config_file=config_paths(BUNDLE, "inference.json")[0], n=2, bundle_root=str(tmp_path))
+    verify_bundle_metadata(BUNDLE, tmp_path, n=2)
 
 
 def test_train_pretrained_and_frozen_then_inference_and_evaluate(tmp_path, caplog):
