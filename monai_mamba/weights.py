@@ -1,5 +1,5 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Pretrained weights from local files: the VMamba ImageNet checkpoints the papers start from."""
+"""Weights from local files: the VMamba ImageNet checkpoints the papers start from, and our own trained networks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-__all__ = ["LoadReport", "load_vmamba_pretrained", "read_checkpoint"]
+__all__ = ["LoadReport", "load_trained_network", "load_vmamba_pretrained", "read_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -175,3 +175,26 @@ def load_vmamba_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     report.missing = sorted(set(model_state) - set(new_state))
     logger.info("VMamba weights from %s: %s", path, report)
     return report
+
+
+def load_trained_network(network: nn.Module, path: str | Path, how_to_make_it: str = "") -> nn.Module:
+    """Load the complete weights of ``network`` from a checkpoint of ours (a state_dict, or one under ``"model"``)
+    and return it, e.g. ReSeg-UNet's stage-1 reconstruction network before stage 2.
+
+    Args:
+        network: the network; every tensor must be in the file with the same shape (strict load).
+        path: local checkpoint file.
+        how_to_make_it: added to the error when the file is missing (the command that writes it).
+
+    Raises:
+        FileNotFoundError: no file at ``path``. RuntimeError: the file does not fit the network.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}. {how_to_make_it}".strip())
+    try:
+        network.load_state_dict(read_checkpoint(path))
+    except RuntimeError as error:
+        raise RuntimeError(f"{path} does not fit {type(network).__name__} (was it trained with the same network "
+                           f"settings?): {str(error)[:600]}") from None
+    logger.info("loaded %s from %s", type(network).__name__, path)
+    return network

@@ -6,7 +6,7 @@ import torch
 from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 from monai_mamba.nets import MambaUNet
-from monai_mamba.weights import load_vmamba_pretrained
+from monai_mamba.weights import load_trained_network, load_vmamba_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +63,15 @@ def test_pickled_objects_are_refused_with_the_fix(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="pretrained checkpoint not found: .*nope.pth"):
         load_vmamba_pretrained(MambaUNet(), tmp_path / "nope.pth")
+
+
+def test_load_trained_network_round_trip_and_errors(tmp_path):
+    torch.manual_seed(0)
+    trained, fresh = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    torch.save(trained.state_dict(), tmp_path / "reconstruction.pt")
+    assert load_trained_network(fresh, tmp_path / "reconstruction.pt") is fresh
+    assert torch.equal(fresh.weight, trained.weight)
+    with pytest.raises(FileNotFoundError, match=r"missing\.pt\. Train stage 1 first"):
+        load_trained_network(fresh, tmp_path / "missing.pt", "Train stage 1 first.")
+    with pytest.raises(RuntimeError, match="does not fit Linear"):
+        load_trained_network(torch.nn.Linear(4, 2), tmp_path / "reconstruction.pt")

@@ -3,6 +3,7 @@
 
 from monai_mamba.handlers.freeze_encoder import FreezeEncoder
 from monai_mamba.handlers.resumable_checkpoint import ResumableCheckpoint, find_checkpoints
+from monai_mamba.handlers.save_final_weights import SaveFinalWeights
 from monai_mamba.handlers.stop_on_non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 
-__all__ = ["FreezeEncoder", "NonFiniteLossError", "ResumableCheckpoint", "StopOnNonFiniteLoss", "find_checkpoints"]
+__all__ = ["FreezeEncoder", "NonFiniteLossError", "ResumableCheckpoint", "SaveFinalWeights", "StopOnNonFiniteLoss", "find_checkpoints"]
