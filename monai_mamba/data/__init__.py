@@ -1,8 +1,10 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Data helpers the bundles share: generated demo data, the data check run before training, instance <-> semantic maps."""
+"""Data helpers the bundles share: generated demo data, the data check run before training, instance <-> semantic maps,
+label maps as reconstruction inputs."""
 
 from monai_mamba.data.checks import DataCheckError, check_datalist, check_settings, check_training_setup
 from monai_mamba.data.demo import make_demo_dataset
+from monai_mamba.data.reconstruction import PrepareReconstructionBatch, label_as_reconstruction_input
 from monai_mamba.data.instances import (
     InstanceToSemanticd,
     SemanticToInstanced,
@@ -14,12 +16,14 @@ from monai_mamba.data.instances import (
 __all__ = [
     "DataCheckError",
     "InstanceToSemanticd",
+    "PrepareReconstructionBatch",
     "SemanticToInstanced",
     "check_datalist",
     "check_settings",
     "check_training_setup",
     "connected_components",
     "instances_to_semantic",
+    "label_as_reconstruction_input",
     "make_demo_dataset",
     "semantic_to_instances",
 ]

@@ -1,0 +1,7 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Losses the papers add to MONAI's."""
+
+from monai_mamba.losses.reconstruction import ReconstructionLoss
+from monai_mamba.losses.reconstruction_alignment import ReconstructionAlignmentLoss
+
+__all__ = ["ReconstructionAlignmentLoss", "ReconstructionLoss"]
