@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from monai_mamba.blocks.mamba_layer import MambaLayer
+from monai_mamba.blocks.tokens import map_tokens_fp32
 
 __all__ = ["RVMLayer"]
 
@@ -51,9 +52,7 @@ class RVMLayer(nn.Module):
                 f"RVMLayer expects channels-first input (batch, channels={self.in_channels}, *spatial), "
                 f"got shape {tuple(x.shape)}."
             )
-        batch, spatial = x.shape[0], x.shape[2:]
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            tokens = x.float().flatten(2).transpose(1, 2)  # (b, L, C_in), raster order
-            tokens = self.norm(self.mamba(self.norm(tokens)) + self.skip_scale * tokens)
-            out = self.proj(tokens)
-        return out.transpose(1, 2).reshape(batch, self.out_channels, *spatial)
+        return map_tokens_fp32(x, self._tokens)
+
+    def _tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.norm(self.mamba(self.norm(tokens)) + self.skip_scale * tokens))

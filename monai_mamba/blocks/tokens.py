@@ -1,0 +1,23 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Run a token-wise function over a channels-first feature map in float32, for the Mamba layers of the U-Nets."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+__all__ = ["map_tokens_fp32"]
+
+
+def map_tokens_fp32(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Flatten ``x`` ``(b, c, *spatial)`` to raster-order tokens ``(b, L, c)`` in float32, apply ``fn`` with
+    autocast disabled, and fold the result ``(b, L, c_out)`` back to ``(b, c_out, *spatial)`` (float32).
+
+    The Mamba layers of LightM-UNet and MambaClinix compute in float32 also under fp16/bf16 autocast, as their
+    official code does (the selective scan's state is not safe in half precision).
+    """
+    batch, spatial = x.shape[0], x.shape[2:]
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        out = fn(x.float().flatten(2).transpose(1, 2))
+    return out.transpose(1, 2).reshape(batch, out.shape[-1], *spatial)
