@@ -1,6 +1,8 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """Reusable Mamba building blocks that know nothing of papers."""
 
+from monai_mamba.blocks.hgcn import HGCNBlock, HighOrderGatedConv
+from monai_mamba.blocks.layer_norm import ChannelsFirstLayerNorm
 from monai_mamba.blocks.mamba_layer import MambaLayer
 from monai_mamba.blocks.patch_ops import (
     FinalPatchExpandX4,
@@ -10,6 +12,8 @@ from monai_mamba.blocks.patch_ops import (
     PatchMerging,
     PatchMerging2D,
 )
+from monai_mamba.blocks.residual_conv_block import ResidualConvBlock
+from monai_mamba.blocks.residual_mamba_layer import ResidualMambaLayer
 from monai_mamba.blocks.rvm_layer import RVMLayer
 from monai_mamba.blocks.ss2d import SS2D
 from monai_mamba.blocks.vmamba_encoder import VMambaEncoder
@@ -17,7 +21,10 @@ from monai_mamba.blocks.vss_block import VSSBlock
 from monai_mamba.blocks.vss_stage import VSSStage
 
 __all__ = [
+    "ChannelsFirstLayerNorm",
     "FinalPatchExpandX4",
+    "HGCNBlock",
+    "HighOrderGatedConv",
     "MambaLayer",
     "PatchEmbed",
     "PatchEmbed2D",
@@ -25,6 +32,8 @@ __all__ = [
     "PatchMerging",
     "PatchMerging2D",
     "RVMLayer",
+    "ResidualConvBlock",
+    "ResidualMambaLayer",
     "SS2D",
     "VMambaEncoder",
     "VSSBlock",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 __all__ = ["check_channels_first", "check_channels_last"]
@@ -23,17 +25,20 @@ def check_channels_last(owner: str, x: torch.Tensor, channels: int, spatial_dims
 
 
 def check_channels_first(
-    owner: str, x: torch.Tensor, channels: int, spatial_dims: int, multiple: int = 1, resize_hint: str = ""
+    owner: str, x: torch.Tensor, channels: int, spatial_dims: int, multiple: int | Sequence[int] = 1,
+    resize_hint: str = "",
 ) -> None:
     """Raise ``ValueError`` unless ``x`` is ``(batch, channels, *spatial)`` with ``spatial_dims`` spatial axes whose
-    sizes are divisible by ``multiple``; ``resize_hint`` says how to get there."""
+    sizes are divisible by ``multiple`` (one for all axes, or one per axis); ``resize_hint`` says how to get there."""
     if x.dim() != spatial_dims + 2 or x.shape[1] != channels:
         raise ValueError(
             f"{owner} (spatial_dims={spatial_dims}) expects input (batch, in_channels={channels}, {spatial_dims} "
             f"spatial dims), got shape {tuple(x.shape)}; check the image channels (e.g. EnsureChannelFirstd) and "
             "whether the data is 2-D or 3-D."
         )
-    if any(s % multiple for s in x.shape[2:]):
+    multiples = (multiple,) * spatial_dims if isinstance(multiple, int) else tuple(multiple)
+    if any(s % m for s, m in zip(x.shape[2:], multiples)):
         raise ValueError(
-            f"{owner} needs every spatial size divisible by {multiple}, got {tuple(x.shape[2:])}; {resize_hint}"
+            f"{owner} needs spatial sizes divisible by {multiple if isinstance(multiple, int) else list(multiples)}, "
+            f"got {tuple(x.shape[2:])}; {resize_hint}"
         )

@@ -7,17 +7,22 @@ from typing import Callable
 
 import torch
 
-__all__ = ["map_tokens_fp32"]
+__all__ = ["at_least_float32", "map_tokens_fp32"]
+
+
+def at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32 if it is a half-precision (or integer) tensor, unchanged if float32 or float64."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
 
 def map_tokens_fp32(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """Flatten ``x`` ``(b, c, *spatial)`` to raster-order tokens ``(b, L, c)`` in float32, apply ``fn`` with
-    autocast disabled, and fold the result ``(b, L, c_out)`` back to ``(b, c_out, *spatial)`` (float32).
+    """Flatten ``x`` ``(b, c, *spatial)`` to raster-order tokens ``(b, L, c)`` in float32 (float64 stays float64),
+    apply ``fn`` with autocast disabled, and fold the result ``(b, L, c_out)`` back to ``(b, c_out, *spatial)``.
 
     The Mamba layers of LightM-UNet and MambaClinix compute in float32 also under fp16/bf16 autocast, as their
     official code does (the selective scan's state is not safe in half precision).
     """
     batch, spatial = x.shape[0], x.shape[2:]
     with torch.autocast(device_type=x.device.type, enabled=False):
-        out = fn(x.float().flatten(2).transpose(1, 2))
+        out = fn(at_least_float32(x).flatten(2).transpose(1, 2))
     return out.transpose(1, 2).reshape(batch, out.shape[-1], *spatial)

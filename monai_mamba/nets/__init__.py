@@ -4,8 +4,9 @@
 from monai_mamba.nets.feature_recorder import FeatureRecorder
 from monai_mamba.nets.lightm_unet import LightMUNet
 from monai_mamba.nets.mamba_unet import MambaUNet
+from monai_mamba.nets.mambaclinix import MambaClinix
 from monai_mamba.nets.swin_umamba import SwinUMamba
 from monai_mamba.nets.swin_umamba_d import SwinUMambaD
 from monai_mamba.nets.u_levels import ULevels, default_u_levels
 
-__all__ = ["FeatureRecorder", "LightMUNet", "MambaUNet", "SwinUMamba", "SwinUMambaD", "ULevels", "default_u_levels"]
+__all__ = ["FeatureRecorder", "LightMUNet", "MambaClinix", "MambaUNet", "SwinUMamba", "SwinUMambaD", "ULevels", "default_u_levels"]

@@ -1,0 +1,70 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""MambaClinix: parameter counts of the official 6-stage plan, the HGCN/Mamba split, outputs, init, input checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from monai_mamba.blocks import HGCNBlock, ResidualMambaLayer
+from monai_mamba.nets import MambaClinix
+
+TINY = dict(features=(8, 16, 32, 32), strides=(1, 2, 2, 2))
+
+
+@pytest.mark.parametrize("in_channels, out_channels, official", [(4, 4, 48_878_391), (1, 3, 48_874_994)])
+def test_parameter_count_is_the_official_minus_its_unused_skip_scales(in_channels, out_channels, official):
+    network = MambaClinix(3, in_channels, out_channels)
+    mamba_stages = sum(isinstance(b, ResidualMambaLayer) for b in network.encoder_blocks)
+    assert mamba_stages == 3  # one unused skip_scale scalar each in the official code
+    assert sum(p.numel() for p in network.parameters()) == official - mamba_stages
+
+
+@pytest.mark.parametrize("features, hgcn_orders", [((8, 16, 32, 64, 64, 64), [2, 3, 4]), ((8, 16, 32, 64, 64), [2, 3, 4]),
+                                                    ((8, 16, 32, 64), [2, 3])])
+def test_first_half_of_the_stages_are_hgcn_of_order_s_plus_2_then_mamba(features, hgcn_orders):
+    network = MambaClinix(3, 1, 2, features=features, strides=(1,) + (2,) * (len(features) - 1))
+    blocks = list(network.encoder_blocks)
+    hgcn = [b for b in blocks if isinstance(b, HGCNBlock)]
+    assert blocks[: len(hgcn)] == hgcn and all(isinstance(b, ResidualMambaLayer) for b in blocks[len(hgcn):])
+    assert [len(b.gated_conv.dims) for b in hgcn] == hgcn_orders
+    assert [b.gated_conv.dims[-1] for b in hgcn] == [f // 2 for f in features[: len(hgcn)]]  # transform width c/2
+    rates = torch.linspace(0, 0.5, len(features)).tolist()
+    for s, block in enumerate(hgcn):
+        assert getattr(block.drop_path, "drop_prob", 0.0) == pytest.approx(rates[s])
+    assert network.encoder_norm.weight.shape == (features[len(hgcn) - 1],)  # before the last HGCN stage
+
+
+def test_deep_supervision_in_training_full_map_in_eval():
+    network = MambaClinix(3, 2, 3, **TINY)
+    x = torch.randn(1, 2, 16, 16, 16)
+    outputs = network.train()(x)
+    assert [tuple(o.shape) for o in outputs] == [(1, 3, 16, 16, 16), (1, 3, 8, 8, 8), (1, 3, 4, 4, 4)]
+    sum(o.mean() for o in outputs).backward()
+    assert all(p.grad is not None for p in network.seg_heads.parameters())
+    assert network.eval()(x).shape == (1, 3, 16, 16, 16)
+    assert MambaClinix(3, 2, 3, deep_supervision=False, **TINY).train()(x).shape == (1, 3, 16, 16, 16)
+
+
+def test_anisotropic_strides_two_dimensional_and_input_errors():
+    network = MambaClinix(3, 1, 2, features=(8, 16, 32), strides=(1, (2, 2, 1), 2), kernel_sizes=[(3, 3, 1), 3, 3])
+    assert network.eval()(torch.randn(1, 1, 16, 16, 8)).shape == (1, 2, 16, 16, 8)
+    assert network.encoder_stages[0].conv1.weight.shape[2:] == (3, 3, 1)
+    with pytest.raises(ValueError, match=r"divisible by \[4, 4, 2\], got \(16, 16, 7\)"):
+        network(torch.randn(1, 1, 16, 16, 7))
+    with pytest.raises(ValueError, match="in_channels=1"):
+        network(torch.randn(1, 3, 16, 16, 8))
+    with pytest.raises(ValueError, match="one entry per stage"):
+        MambaClinix(3, 1, 2, features=(8, 16), strides=(1, 2, 2))
+    assert MambaClinix(2, 1, 2, **TINY).eval()(torch.randn(2, 1, 32, 16)).shape == (2, 2, 32, 16)
+
+
+def test_he_initialisation_of_convolutions_not_of_the_mamba_conv1d():
+    torch.manual_seed(0)
+    network = MambaClinix(3, 1, 2, features=(32, 64, 64), strides=(1, 2, 2))
+    conv = network.decoder_stages[0].conv1  # 128 -> 64, k3: fan_in 3456
+    expected_std = (2 / (1 + 1e-4) / conv.weight[0].numel()) ** 0.5
+    assert conv.weight.std().item() == pytest.approx(expected_std, rel=0.05)
+    assert torch.all(conv.bias == 0)
+    mamba_conv = network.encoder_blocks[2].mamba.conv1d
+    assert mamba_conv.bias.abs().sum() > 0  # Mamba's own (uniform) initialisation kept, as the official code
