@@ -3,5 +3,16 @@
 
 from monai_mamba.losses.reconstruction import ReconstructionLoss
 from monai_mamba.losses.reconstruction_alignment import ReconstructionAlignmentLoss
+from monai_mamba.losses.region_specific_tversky import (
+    DiceCERegionSpecificTverskyLoss,
+    RegionSpecificTverskyLoss,
+    nnunet_deep_supervision_weights,
+)
 
-__all__ = ["ReconstructionAlignmentLoss", "ReconstructionLoss"]
+__all__ = [
+    "DiceCERegionSpecificTverskyLoss",
+    "ReconstructionAlignmentLoss",
+    "ReconstructionLoss",
+    "RegionSpecificTverskyLoss",
+    "nnunet_deep_supervision_weights",
+]
