@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import torch
 from ignite.engine import Engine, Events
 from monai.handlers import from_engine
 
@@ -35,7 +36,8 @@ class StopOnNonFiniteLoss:
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
-        loss = float(self.output_transform(engine.state.output))
+        loss = self.output_transform(engine.state.output)
+        loss = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
         if not math.isfinite(loss):
             raise NonFiniteLossError(
                 f"training loss is {loss} at epoch {engine.state.epoch}, iteration {engine.state.iteration}: stopped "
