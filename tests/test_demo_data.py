@@ -26,3 +26,16 @@ def test_reuses_what_is_already_there(tmp_path):
     first = (tmp_path / "datalist.json").stat().st_mtime_ns
     make_demo_dataset(tmp_path, size=16, num_training=1, num_validation=1, num_testing=1)
     assert (tmp_path / "datalist.json").stat().st_mtime_ns == first
+
+
+def test_multi_channel_demo_images_are_4d_niftis_with_channels_last(tmp_path):
+    import torch
+    from monai.transforms import EnsureChannelFirst, LoadImage
+
+    root = make_demo_dataset(tmp_path / "d", spatial_dims=3, num_classes=4, size=16, num_channels=4, num_training=1,
+                             num_validation=0, num_testing=0)
+    path = f"{root}/imagesTr/case_000.nii.gz"
+    assert nib.load(path).shape == (16, 16, 16, 4)
+    image = EnsureChannelFirst()(LoadImage(image_only=True)(path))
+    assert image.shape == (4, 16, 16, 16)
+    assert not torch.equal(image[0], image[1])  # each channel its own contrast and noise

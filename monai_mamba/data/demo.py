@@ -32,6 +32,7 @@ def make_demo_dataset(
     num_testing: int = 2,
     seed: int = 0,
     instance_labels: bool = False,
+    num_channels: int = 1,
 ) -> str:
     """Write random blobs-on-noise images and their labels as NIfTI, plus a MONAI datalist, once.
 
@@ -48,6 +49,8 @@ def make_demo_dataset(
         num_training, num_validation, num_testing: cases per split (testing entries carry no label).
         seed: random seed.
         instance_labels: write instance masks (each blob its own id 1, 2, ...) instead of class labels.
+        num_channels: image channels; more than one are written as the last axis of the NIfTI (as MSD/BraTS 4-D
+            images), channel ``c`` being the blobs with contrast ``1 / (c + 1)`` plus its own noise.
 
     Returns:
         ``output_dir`` as a string; the datalist is ``output_dir/datalist.json`` with paths relative to it.
@@ -78,6 +81,8 @@ def make_demo_dataset(
             )
             if instance_labels:
                 label = connected_components(torch.from_numpy(label > 0)).numpy()
+            if num_channels > 1:
+                image = np.stack([image / (c + 1) + 0.1 * rng.rand(*shape) for c in range(num_channels)], axis=-1)
             image_name, label_name = f"imagesTr/case_{index:03d}.nii.gz", f"labelsTr/case_{index:03d}.nii.gz"
             nib.save(nib.Nifti1Image(image.astype(np.float32), np.eye(4)), str(output_dir / image_name))
             nib.save(nib.Nifti1Image(label.astype(np.uint16), np.eye(4)), str(output_dir / label_name))

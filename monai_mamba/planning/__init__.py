@@ -5,7 +5,7 @@ training settings, keep them in a plan file the bundle reads. Command line: ``py
 from monai_mamba.planning.fingerprint import DatasetFingerprint, compute_fingerprint
 from monai_mamba.planning.normalization import intensity_normalization
 from monai_mamba.planning.plan import feature_map_size, plan_network, pooling_and_kernels, target_spacing
-from monai_mamba.planning.plan_file import load_or_make_plan, make_plan
+from monai_mamba.planning.plan_file import load_or_make_plan, make_plan, read_plan
 
 __all__ = [
     "DatasetFingerprint",
@@ -16,5 +16,6 @@ __all__ = [
     "make_plan",
     "plan_network",
     "pooling_and_kernels",
+    "read_plan",
     "target_spacing",
 ]

@@ -12,7 +12,7 @@ from monai.data import load_decathlon_datalist
 from monai_mamba.planning.fingerprint import compute_fingerprint
 from monai_mamba.planning.plan import REFERENCE_GPU_GB, plan_network
 
-__all__ = ["load_or_make_plan", "make_plan"]
+__all__ = ["load_or_make_plan", "make_plan", "read_plan"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def make_plan(
                                     base_dir=base_dir or os.path.dirname(os.path.abspath(datalist)))
     plan = plan_network(compute_fingerprint(cases, num_classes), modalities, gpu_memory_gb)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    temporary = f"{output}.tmp"
+    temporary = f"{output}.{os.getpid()}.tmp"  # one per process: DDP ranks may plan at the same time
     with open(temporary, "w") as f:
         json.dump(plan, f, indent=2)
     os.replace(temporary, output)
@@ -48,12 +48,20 @@ def make_plan(
     return plan
 
 
+def read_plan(path: str) -> dict:
+    """The plan in ``path`` (written by ``make_plan``, the planning command or a first training run)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no plan at {path}: it is written by the first training run (models/plan.json) or by "
+                                "'python -m monai_mamba.planning plan'; give its path with --plan_file.")
+    with open(path) as f:
+        return json.load(f)
+
+
 def load_or_make_plan(path: str, datalist: str, num_classes: int, modalities: list[str] | str = "MR",
                       gpu_memory_gb: float = REFERENCE_GPU_GB, base_dir: str | None = None) -> dict:
     """The plan in ``path``; when the file does not exist, plan the datalist's training cases and write it there
     (the bundle's self-configuration on first run)."""
     if os.path.isfile(path):
-        with open(path) as f:
-            return json.load(f)
+        return read_plan(path)
     logger.info("no plan at %s: planning the training cases of %s", path, datalist)
     return make_plan(datalist, path, num_classes, modalities, gpu_memory_gb, base_dir=base_dir)
