@@ -1,0 +1,108 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""bundles/mambaclinix: configs parse; plan -> train -> inference -> evaluate on tiny generated 3-D data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import nibabel as nib
+import pytest
+import torch
+from bundle_helpers import build_config_ids, config_paths, run_bundle, verify_bundle_metadata
+
+from monai_mamba.data import make_demo_dataset
+from monai_mamba.planning import make_plan
+
+BUNDLE = "mambaclinix"
+OVERLAYS = {"": (4, 4), "abdomen_ct.yaml": (1, 14), "liver_tumour.yaml": (1, 3)}
+
+
+def _data(tmp_path, in_channels=4, num_classes=4):
+    return make_demo_dataset(tmp_path / f"data{in_channels}_{num_classes}", spatial_dims=3, num_classes=num_classes,
+                             size=16, num_training=2, num_validation=2, num_testing=1, num_channels=in_channels)
+
+
+def _tiny(tmp_path, in_channels=4, num_classes=4, **extra):
+    return {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": _data(tmp_path, in_channels, num_classes),
+            "max_epochs": 1, "iterations_per_epoch": 1, "num_regions_per_axis": [2, 2, 2], **extra}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("configs, ids", [
+    (["train.yaml"], ["train#trainer", "validate#evaluator"]),
+    (["train.yaml", "evaluate.yaml"], ["validate#evaluator"]),
+    (["inference.json"], ["evaluator"]),
+    (["train.yaml", "multi_gpu_train.yaml"], ["network_def"]),  # the rest needs a process group
+])
+def test_every_config_parses_and_builds(configs, ids, overlay, tmp_path):
+    in_channels, classes = OVERLAYS[overlay]
+    data = _data(tmp_path, in_channels, classes)
+    plan_file = str(tmp_path / "plan.json")
+    make_plan(f"{data}/datalist.json", plan_file, classes, "CT" if overlay else "MR")
+    overrides = {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": data, "plan_file": plan_file}
+    parser = build_config_ids(BUNDLE, configs + ([overlay] if overlay else []), ids, overrides)
+    network = parser.get_parsed_content("network_def")
+    assert type(network).__name__ == "MambaClinix" and network.in_channels == in_channels
+    assert network.seg_heads[0].out_channels == classes
+
+
+def test_metadata_describes_the_network(tmp_path):
+    data = _data(tmp_path)
+    (tmp_path / "models").mkdir()
+    make_plan(f"{data}/datalist.json", str(tmp_path / "models" / "plan.json"), 4)  # inference reads the plan
+    verify_bundle_metadata(BUNDLE, tmp_path, n=1)
+
+
+def test_plan_train_inference_evaluate_end_to_end(tmp_path):
+    overrides = _tiny(tmp_path)
+    run_bundle(BUNDLE, ["train.yaml"], **overrides)
+    models = tmp_path / "bundle" / "models"
+    plan = json.loads((models / "plan.json").read_text())  # planned on the first run
+    assert plan["patch_size"] == [16, 16, 16] and plan["num_stages"] == 3 and len(plan["normalization"]) == 4
+    assert (models / "model.pt").is_file()
+    checkpoint = torch.load(models / "checkpoint_epoch=1.pt", weights_only=True)
+    assert any(k.startswith("encoder_blocks.0.gated_conv") for k in checkpoint["model"])
+
+    inference = {k: overrides[k] for k in ("bundle_root", "dataset_dir")}
+    run_bundle(BUNDLE, ["inference.json"], **inference)
+    (prediction,) = (tmp_path / "bundle" / "predictions").glob("*_seg.nii.gz")
+    values = set(torch.as_tensor(nib.load(prediction).get_fdata()).unique().int().tolist())
+    assert nib.load(prediction).shape == (16, 16, 16) and values <= {0, 1, 2, 4}  # BraTS' label 4 for ET
+
+    run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml"], **overrides)
+    with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
+        assert {row[0] for row in csv.reader(f)} == {"val_mean_dice", "val_region_dice", "val_hd95"}
+
+
+def test_ct_overlay_trains_one_epoch(tmp_path):
+    run_bundle(BUNDLE, ["train.yaml", "liver_tumour.yaml"], **_tiny(tmp_path, 1, 3))
+    plan = json.loads((tmp_path / "bundle" / "models" / "plan.json").read_text())
+    assert plan["normalization"][0]["scheme"] == "CT"
+
+
+def test_inference_without_a_plan_says_where_it_comes_from(tmp_path):
+    with pytest.raises(Exception) as error:
+        run_bundle(BUNDLE, ["inference.json"], bundle_root=str(tmp_path / "bundle"), dataset_dir=_data(tmp_path))
+    chain, cause = [], error.value
+    while cause is not None:
+        chain.append(str(cause))
+        cause = cause.__cause__
+    assert "no plan at" in "\n".join(chain) and "--plan_file" in "\n".join(chain)
+
+
+@pytest.mark.slow
+def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
+    overrides = _tiny(tmp_path)
+    args = []
+    for key, value in overrides.items():
+        args += [f"--{key}", str(value).replace(" ", "")]
+    config = "['" + "','".join(config_paths(BUNDLE, "train.yaml", "multi_gpu_train.yaml")) + "']"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+           "-m", "monai.bundle", "run", "--config_file", config, *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=1.pt").is_file()
