@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_net_in_out
@@ -54,3 +56,25 @@ def tiny_dataset(tmp_path: Path, spatial_dims: int, num_classes: int, size) -> s
     """2 training, 2 validation (one per DDP rank in the multi-process test) and 1 testing case."""
     return make_demo_dataset(tmp_path / "data", spatial_dims=spatial_dims, num_classes=num_classes, size=size,
                              num_training=2, num_validation=2, num_testing=1)
+
+
+def run_torchrun(bundle: str, configs: list[str], **overrides) -> None:
+    """``torchrun --nproc_per_node=2 -m monai.bundle run`` (gloo on CPU) with ``overrides`` as command-line
+    arguments; fails the test with the processes' output unless they succeed."""
+    args = []
+    for key, value in overrides.items():
+        args += [f"--{key}", str(value).replace(" ", "")]
+    config = "['" + "','".join(config_paths(bundle, *configs)) + "']"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+           "-m", "monai.bundle", "run", "--config_file", config, *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def error_messages(error: BaseException) -> str:
+    """The messages of ``error`` and of every exception it was raised from (MONAI wraps a config's errors)."""
+    messages = []
+    while error is not None:
+        messages.append(str(error))
+        error = error.__cause__
+    return "\n".join(messages)

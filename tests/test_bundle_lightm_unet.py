@@ -8,12 +8,19 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import BUNDLES, build_config_ids, config_paths, run_bundle, tiny_dataset, verify_bundle_metadata
+from bundle_helpers import (
+    BUNDLES,
+    build_config_ids,
+    config_paths,
+    run_bundle,
+    run_torchrun,
+    tiny_dataset,
+    verify_bundle_metadata,
+)
 
 from monai_mamba.data import make_demo_dataset
 
@@ -110,14 +117,7 @@ def test_restarted_training_resumes_from_the_last_checkpoint(tmp_path, caplog):
 @pytest.mark.slow
 def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
     overrides = _tiny_overrides(tmp_path, "2d")
-    args = []
-    for key, value in overrides.items():
-        args += [f"--{key}", str(value)]
-    config = "['" + "','".join(config_paths(BUNDLE, "train.yaml", "multi_gpu_train.yaml")) + "']"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
-           "-m", "monai.bundle", "run", "--config_file", config, *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], **overrides)
     assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=1.pt").is_file()
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import build_config_ids, config_paths, run_bundle, verify_bundle_metadata
+from bundle_helpers import build_config_ids, error_messages, run_bundle, run_torchrun, verify_bundle_metadata
 
 from monai_mamba.data import make_demo_dataset
 from monai_mamba.planning import make_plan
@@ -87,22 +84,12 @@ def test_ct_overlay_trains_one_epoch(tmp_path):
 def test_inference_without_a_plan_says_where_it_comes_from(tmp_path):
     with pytest.raises(Exception) as error:
         run_bundle(BUNDLE, ["inference.json"], bundle_root=str(tmp_path / "bundle"), dataset_dir=_data(tmp_path))
-    chain, cause = [], error.value
-    while cause is not None:
-        chain.append(str(cause))
-        cause = cause.__cause__
-    assert "no plan at" in "\n".join(chain) and "--plan_file" in "\n".join(chain)
+    message = error_messages(error.value)
+    assert "no plan at" in message and "--plan_file" in message
 
 
 @pytest.mark.slow
 def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
     overrides = _tiny(tmp_path)
-    args = []
-    for key, value in overrides.items():
-        args += [f"--{key}", str(value).replace(" ", "")]
-    config = "['" + "','".join(config_paths(BUNDLE, "train.yaml", "multi_gpu_train.yaml")) + "']"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
-           "-m", "monai.bundle", "run", "--config_file", config, *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], **overrides)
     assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=1.pt").is_file()

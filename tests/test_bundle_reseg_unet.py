@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import build_config_ids, config_paths, run_bundle, tiny_dataset, verify_bundle_metadata
+from bundle_helpers import (
+    build_config_ids,
+    error_messages,
+    run_bundle,
+    run_torchrun,
+    tiny_dataset,
+    verify_bundle_metadata,
+)
 
 BUNDLE = "reseg_unet"
 
@@ -67,11 +71,7 @@ def test_metadata_describes_the_network(tmp_path):
 def test_stage_2_without_stage_1_says_which_command_makes_it(tmp_path):
     with pytest.raises(Exception) as error:
         run_bundle(BUNDLE, ["train.yaml"], **_tiny(tmp_path, max_iterations=2, val_interval=1))
-    chain, cause = [], error.value
-    while cause is not None:
-        chain.append(str(cause))
-        cause = cause.__cause__
-    message = "\n".join(chain)
+    message = error_messages(error.value)
     assert "reconstruction.pt" in message and "train_reconstruction.yaml" in message
 
 
@@ -117,13 +117,6 @@ def test_demo_runs_stage_1_then_stage_2_in_one_command(tmp_path, caplog):
 def test_multi_gpu_config_runs_both_stages_in_two_cpu_processes_on_gloo(tmp_path):
     overrides = _tiny(tmp_path, demo=True, reconstruction_iterations=2, max_iterations=2, val_interval=1,
                       batch_size=2, slices_per_volume=2)
-    args = []
-    for key, value in overrides.items():
-        args += [f"--{key}", str(value).replace(" ", "")]
-    config = "['" + "','".join(config_paths(BUNDLE, "train.yaml", "multi_gpu_train.yaml")) + "']"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
-           "-m", "monai.bundle", "run", "--config_file", config, *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], **overrides)
     models = tmp_path / "bundle" / "models"
     assert (models / "reconstruction.pt").is_file() and (models / "checkpoint_epoch=2.pt").is_file()

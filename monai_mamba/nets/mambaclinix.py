@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from monai.networks.layers.factories import Conv, Norm
+from monai.networks.nets import DynUNet
 
 from monai_mamba.blocks import ChannelsFirstLayerNorm, HGCNBlock, ResidualConvBlock, ResidualMambaLayer
 from monai_mamba.blocks.input_checks import check_channels_first
@@ -124,14 +125,7 @@ class MambaClinix(nn.Module):
             ResidualConvBlock(spatial_dims, 2 * features[l], features[l], kernels[l], projection="conv") for l in levels
         )
         self.seg_heads = nn.ModuleList(conv(features[l], out_channels, 1) for l in levels)
-        self.apply(self._he_init)
-
-    @staticmethod
-    def _he_init(module: nn.Module) -> None:
-        if isinstance(module, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
-            nn.init.kaiming_normal_(module.weight, a=1e-2)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        self.apply(DynUNet.initialize_weights)  # nnU-Net's He init: kaiming_normal_(a=0.01), zero bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         check_channels_first(

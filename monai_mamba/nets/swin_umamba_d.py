@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 from monai.networks.layers.factories import Conv
+from monai.networks.nets import DynUNet
 
 from monai_mamba.blocks import FinalPatchExpandX4, PatchExpand, VMambaEncoder, VSSStage
 from monai_mamba.blocks.input_checks import check_channels_first
@@ -84,14 +85,7 @@ class SwinUMambaD(nn.Module):
         self.vssm_encoder = VMambaEncoder(in_channels, patch_size=4, depths=(2, 2, 9, 2), dims=dims,
                                           drop_path_rate=drop_path_rate, spatial_dims=spatial_dims, **ss2d_kwargs)
         self.decoder = _MambaDecoder(dims, out_channels, drop_path_rate, spatial_dims, **ss2d_kwargs)
-        self.apply(self._he_init)
-
-    @staticmethod
-    def _he_init(module: nn.Module) -> None:
-        if isinstance(module, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
-            nn.init.kaiming_normal_(module.weight, a=1e-2)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        self.apply(DynUNet.initialize_weights)  # nnU-Net's He init: kaiming_normal_(a=0.01), zero bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         check_channels_first("SwinUMambaD", x, self.in_channels, self.spatial_dims, 32,
