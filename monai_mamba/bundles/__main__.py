@@ -1,0 +1,31 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""``python -m monai_mamba.bundles pack NAME [--output_dir DIR] [--weights_url URL]`` and
+``python -m monai_mamba.bundles check PATH``."""
+
+import logging
+import sys
+
+import fire
+
+from monai_mamba.bundles.pack import DEFAULT_WEIGHTS_URL, pack_bundle
+from monai_mamba.bundles.zoo import check_bundle
+
+
+def pack(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEIGHTS_URL) -> str:
+    """Write the model-zoo zip of bundle ``name`` (see ``monai_mamba.bundles.pack_bundle``)."""
+    return str(pack_bundle(name, output_dir, weights_url))
+
+
+def check(path: str, release: bool = True) -> None:
+    """Print what would make the model zoo refuse the bundle at ``path``; exit 1 if anything."""
+    problems = check_bundle(path, release)
+    for problem in problems:
+        print(f"- {problem}")
+    print(f"{path}: {len(problems)} problem(s)")
+    if problems:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    fire.Fire({"pack": pack, "check": check})

@@ -1,0 +1,84 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Model-zoo readiness: every bundle passes the zoo's checks; pack -> monai.bundle download (file://) -> run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+
+import pytest
+import yaml
+from bundle_helpers import BUNDLES
+from monai.bundle import download, verify_net_in_out
+
+from monai_mamba.bundles import check_bundle, pack_bundle, release_files
+
+NAMES = sorted(p.name for p in BUNDLES.iterdir() if (p / "configs" / "metadata.json").is_file())
+
+
+def test_all_five_bundles_are_checked():
+    assert NAMES == ["lightm_unet", "mamba_unet", "mambaclinix", "reseg_unet", "swin_umamba"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bundle_passes_the_zoo_checks(name):
+    assert check_bundle(BUNDLES / name, release=False) == []
+    files = {p.as_posix() for p in release_files(BUNDLES / name)}
+    assert {"LICENSE", "configs/metadata.json", "docs/README.md", "docs/data_license.txt"} <= files
+    assert not any(f.startswith(("logs/", "eval/", "predictions/", "demo_data/")) for f in files)
+
+
+def _copy(name, tmp_path):
+    """The bundle as git has it (configs, docs, LICENSE), so local run outputs do not enter the test."""
+    target = tmp_path / "bundles" / name
+    for folder in ("configs", "docs"):
+        shutil.copytree(BUNDLES / name / folder, target / folder)
+    shutil.copy2(BUNDLES / name / "LICENSE", target / "LICENSE")
+    return target
+
+
+def test_pack_then_download_from_a_file_url_then_run(tmp_path):
+    _copy("lightm_unet", tmp_path)
+    archive = pack_bundle("lightm_unet", str(tmp_path / "out"), weights_url="https://example.org/{name}/{version}/model.pt",
+                          bundles_dir=tmp_path / "bundles")
+    assert archive.name == "lightm_unet_v0.1.0.zip"
+    with zipfile.ZipFile(archive) as z:
+        assert all(n.startswith("lightm_unet/") for n in z.namelist())
+    download(name="lightm_unet", url=archive.resolve().as_uri(), bundle_dir=str(tmp_path / "zoo"), progress=False)
+    unpacked = tmp_path / "zoo" / "lightm_unet"
+    large = yaml.safe_load((unpacked / "large_files.yml").read_text())["large_files"]
+    assert large == [{"path": "models/model.pt", "url": "https://example.org/lightm_unet/0.1.0/model.pt",
+                      "hash_val": "", "hash_type": ""}]
+    assert check_bundle(unpacked) == []
+    verify_net_in_out(net_id="network_def", meta_file=str(unpacked / "configs" / "metadata.json"),
+                      config_file=str(unpacked / "configs" / "inference.json"), n=1, bundle_root=str(unpacked))
+
+
+def test_pack_refuses_an_unknown_bundle_and_one_that_fails_the_checks(tmp_path):
+    with pytest.raises(FileNotFoundError, match="available"):
+        pack_bundle("nope", str(tmp_path), bundles_dir=BUNDLES)
+    bundle = _copy("reseg_unet", tmp_path)
+    (bundle / "docs" / "README.md").write_text("# nothing\n")
+    with pytest.raises(ValueError, match="no '## Model Overview' section"):
+        pack_bundle("reseg_unet", str(tmp_path), bundles_dir=tmp_path / "bundles")
+
+
+def test_checks_find_what_the_zoo_refuses(tmp_path):
+    bundle = _copy("mamba_unet", tmp_path)
+    (bundle / "configs" / "extra.yaml").write_text("a: 1\na: 2\n")
+    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
+    meta["version"] = "0.2.0"
+    del meta["required_packages_version"]["pytorch-ignite"]
+    meta["network_data_format"]["outputs"]["pred"]["num_channels"] = 3
+    (bundle / "configs" / "metadata.json").write_text(json.dumps(meta))
+    (bundle / "docs" / "notes.md").write_text("data in /home/alice/acdc\n")
+    (bundle / "logs").mkdir()
+    (bundle / "models").mkdir()
+    (bundle / "models" / "big.bin").write_bytes(b"\0" * (25 * 1024 * 1024 + 1))
+    problems = "\n".join(check_bundle(bundle))
+    for expected in ("extra.yaml: does not parse: duplicate keys ['a']", "version 0.2.0 has no changelog entry",
+                     "import ignite but required_packages_version lacks 'pytorch-ignite'",
+                     "names 4 channels in channel_def but num_channels is 3", "notes.md: contains a personal path",
+                     "logs/: run outputs", "models/big.bin: not a release file", "big.bin: over 25 MB"):
+        assert expected in problems, expected
