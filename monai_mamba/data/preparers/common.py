@@ -1,0 +1,70 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""What every data-set preparer shares: placing files, converting images, seeded splits, the datalist."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+__all__ = ["Case", "find", "place", "save_nifti", "split", "write_datalist"]
+
+logger = logging.getLogger(__name__)
+
+Case = dict  # {"id": str, "image": relative path, "label": relative path}
+
+
+def find(root: Path, pattern: str, what: str) -> list[Path]:
+    """Sorted matches of ``pattern`` under ``root``; a ``FileNotFoundError`` saying what was expected when none."""
+    matches = sorted(Path(root).glob(pattern))
+    if not matches:
+        raise FileNotFoundError(f"no {what} under {root} (looked for {pattern}); give --src the folder of the data "
+                                "set as distributed.")
+    return matches
+
+
+def place(source: Path, destination: Path) -> None:
+    """Hard-link ``source`` to ``destination`` (no copy of large data), or copy where linking is not possible."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.exists():
+        destination.unlink()
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def save_nifti(array: np.ndarray, destination: Path, affine: np.ndarray | None = None, dtype=np.float32) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(np.asarray(array).astype(dtype), np.eye(4) if affine is None else affine), str(destination))
+
+
+def split(ids: Sequence[str], fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0) -> dict[str, list[str]]:
+    """Shuffle ``ids`` with ``seed`` and cut them into training/validation/testing by ``fractions`` (rounded; the
+    remainder goes to training). The same ids and seed always give the same split."""
+    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(f"fractions must be 3 numbers summing to 1 (training, validation, testing), got {fractions}.")
+    ids = sorted(ids)
+    random.Random(seed).shuffle(ids)
+    n_val, n_test = round(len(ids) * fractions[1]), round(len(ids) * fractions[2])
+    return {"training": sorted(ids[n_val + n_test:]), "validation": sorted(ids[:n_val]),
+            "testing": sorted(ids[n_val:n_val + n_test])}
+
+
+def write_datalist(destination: Path, cases: dict[str, Case], splits: dict[str, list[str]], **info) -> Path:
+    """``destination/datalist.json`` in the MONAI format: every split lists ``{"image", "label"}`` paths relative
+    to ``destination`` (testing entries keep their labels, for ``evaluate --eval_split testing``), plus ``info``."""
+    datalist = {**info}
+    for name, ids in splits.items():
+        datalist[name] = [{k: v for k, v in cases[i].items() if k != "id"} for i in ids]
+    path = Path(destination) / "datalist.json"
+    path.write_text(json.dumps(datalist, indent=2))
+    logger.info("wrote %s: %s", path, {name: len(ids) for name, ids in splits.items()})
+    return path
