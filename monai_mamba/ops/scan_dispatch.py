@@ -143,7 +143,10 @@ def selective_scan(
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
     for observe in scan_observers:
         observe(u, A, D, z)
-    name = resolve_scan_backend(u.device, backend, u.dtype)
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        name = "torch"  # compiled kernels cannot be traced or exported: the pure-PyTorch scan is recorded instead
+    else:
+        name = resolve_scan_backend(u.device, backend, u.dtype)
     if B.dim() == 3:
         B = B.unsqueeze(1)
     if C.dim() == 3:

@@ -48,22 +48,52 @@ def _from_position_major(x: torch.Tensor, length: int) -> torch.Tensor:
 def _scan_chunks(start: torch.Tensor, decay: torch.Tensor, local_end: torch.Tensor, reverse: bool) -> torch.Tensor:
     """Carry states across chunks. All (..., chunks, n); returns each chunk's incoming state."""
     decay, local_end = decay.movedim(-2, 0), local_end.movedim(-2, 0)
-    carried = torch.empty_like(local_end)
-    state = start
-    order = range(carried.shape[0] - 1, -1, -1) if reverse else range(carried.shape[0])
+    carried, state = [], start
+    order = range(local_end.shape[0] - 1, -1, -1) if reverse else range(local_end.shape[0])
     for c in order:
-        carried[c] = state
+        carried.append(state)
         state = decay[c] * state + local_end[c]
-    return carried.movedim(0, -2)
+    return torch.stack(carried[::-1] if reverse else carried).movedim(0, -2)
 
 
 def _grouped_chunked_scan(u, dt, A, B, C):
-    """``u, dt (b, d, l)``, ``A (d, n)``, ``B, C (b, g, n, l)`` -> ``y (b, d, l)``, last state ``(b, d, n)``."""
+    """``u, dt (b, d, l)``, ``A (d, n)``, ``B, C (b, g, n, l)`` -> ``y (b, d, l)``, last state ``(b, d, n)``.
+
+    Without gradients to compute (inference), and while tracing or exporting, the forward runs as plain tensor
+    operations (``_chunked_forward``), which ``torch.jit.trace`` and ``torch.export`` record; training goes through
+    ``_ChunkedScan`` for its memory-saving backward."""
     batch, dim, length = u.shape
     groups = B.shape[1]
     split = (batch, groups, dim // groups, length)
-    y, last_state = _ChunkedScan.apply(u.reshape(split), dt.reshape(split), A.reshape(groups, dim // groups, -1), B, C)
+    args = (u.reshape(split), dt.reshape(split), A.reshape(groups, dim // groups, -1), B, C)
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in args)
+    if needs_grad and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+        y, last_state = _ChunkedScan.apply(*args)
+    else:
+        y, last_state, _ = _chunked_forward(*args)
     return y.reshape(batch, dim, length), last_state.reshape(batch, dim, -1)
+
+
+def _chunked_forward(u, dt, A, B, C):
+    """The two-level forward: ``y (b, g, h, l)``, the last state and every chunk's start state."""
+    length = u.shape[-1]
+    chunk = _chunk_length(length)
+    dt_p = _position_major(dt, length, chunk)  # (T, b, g, h, c)
+    dtu_p = _position_major(dt * u, length, chunk)
+    B_p = _position_major(B, length, chunk).transpose(-1, -2).unsqueeze(3)  # (T, b, g, 1, c, n)
+    C_p = _position_major(C, length, chunk).transpose(-1, -2).unsqueeze(3)
+    A_b = A.unsqueeze(-2)  # (g, h, 1, n)
+    local = dtu_p[0].unsqueeze(-1) * B_p[0]
+    for j in range(1, chunk):  # decays computed step by step: memory b * d * chunks * n, not b * d * l * n
+        local = local * torch.exp(dt_p[j].unsqueeze(-1) * A_b) + dtu_p[j].unsqueeze(-1) * B_p[j]
+    chunk_decay = torch.exp(dt_p.sum(0).unsqueeze(-1) * A_b)
+    starts = _scan_chunks(torch.zeros_like(local[..., 0, :]), chunk_decay, local, reverse=False)
+    last_state = chunk_decay[..., -1, :] * starts[..., -1, :] + local[..., -1, :]
+    state, ys = starts, []
+    for j in range(chunk):
+        state = state * torch.exp(dt_p[j].unsqueeze(-1) * A_b) + dtu_p[j].unsqueeze(-1) * B_p[j]
+        ys.append(torch.linalg.vecdot(state, C_p[j]))
+    return _from_position_major(torch.stack(ys), length), last_state, starts
 
 
 class _ChunkedScan(torch.autograd.Function):
@@ -74,30 +104,10 @@ class _ChunkedScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, dt, A, B, C):
-        length = u.shape[-1]
-        chunk = _chunk_length(length)
-        dt_p = _position_major(dt, length, chunk)  # (T, b, g, h, c)
-        dtu_p = _position_major(dt * u, length, chunk)
-        B_p = _position_major(B, length, chunk).transpose(-1, -2).unsqueeze(3)  # (T, b, g, 1, c, n)
-        C_p = _position_major(C, length, chunk).transpose(-1, -2).unsqueeze(3)
-        A_b = A.unsqueeze(-2)  # (g, h, 1, n)
-        decay = torch.empty(dt_p.shape[1:] + A.shape[-1:], dtype=u.dtype, device=u.device)
-        local = torch.zeros_like(decay)
-        for j in range(chunk):
-            torch.mul(dt_p[j].unsqueeze(-1), A_b, out=decay).exp_()
-            local.mul_(decay).addcmul_(dtu_p[j].unsqueeze(-1), B_p[j])
-        chunk_decay = torch.exp(dt_p.sum(0).unsqueeze(-1) * A_b)
-        starts = _scan_chunks(torch.zeros_like(local[..., 0, :]), chunk_decay, local, reverse=False)
-        last_state = chunk_decay[..., -1, :] * starts[..., -1, :] + local[..., -1, :]
-        state = starts.clone()
-        y_p = torch.empty_like(dt_p)
-        for j in range(chunk):
-            torch.mul(dt_p[j].unsqueeze(-1), A_b, out=decay).exp_()
-            state.mul_(decay).addcmul_(dtu_p[j].unsqueeze(-1), B_p[j])
-            torch.linalg.vecdot(state, C_p[j], out=y_p[j])
+        y, last_state, starts = _chunked_forward(u, dt, A, B, C)
         ctx.save_for_backward(u, dt, A, B, C, starts)
         ctx.mark_non_differentiable(last_state)
-        return _from_position_major(y_p, length), last_state
+        return y, last_state
 
     @staticmethod
     def backward(ctx, dy, _dlast_state):
