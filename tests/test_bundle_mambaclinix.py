@@ -9,7 +9,15 @@ import json
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import build_config_ids, error_messages, run_bundle, run_torchrun, verify_bundle_metadata
+from bundle_helpers import (
+    build_config_ids,
+    config_paths,
+    error_messages,
+    run_bundle,
+    run_torchrun,
+    verify_bundle_metadata,
+)
+from monai.bundle import ckpt_export
 
 from monai_mamba.data import make_demo_dataset
 from monai_mamba.planning import make_plan
@@ -73,6 +81,17 @@ def test_plan_train_inference_evaluate_end_to_end(tmp_path):
     run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml"], **overrides)
     with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
         assert {row[0] for row in csv.reader(f)} == {"val_mean_dice", "val_region_dice", "val_hd95"}
+
+    # python -m monai.bundle ckpt_export ... --use_trace True: TorchScript of the trained network, same output
+    exported = tmp_path / "model.ts"
+    ckpt_export(net_id="network_def", filepath=str(exported), ckpt_file=str(models / "model.pt"),
+                meta_file=config_paths(BUNDLE, "metadata.json")[0], config_file=config_paths(BUNDLE, "inference.json")[0],
+                use_trace=True, input_shape=[1, 4, 16, 16, 16], **inference)
+    network = build_config_ids(BUNDLE, ["inference.json"], ["network_def"], inference).get_parsed_content("network_def")
+    network.load_state_dict(torch.load(models / "model.pt", weights_only=True))
+    x = torch.randn(1, 4, 16, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(str(exported))(x), network.eval()(x), atol=1e-4, rtol=1e-4)
 
 
 def test_ct_overlay_trains_one_epoch(tmp_path):

@@ -1,0 +1,52 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Every network exports with torch.jit.trace (what `monai.bundle ckpt_export --use_trace True` runs) and with
+torch.export, and the exported model gives the eager model's output: while tracing, the selective scan records its
+pure-PyTorch path (the compiled CPU kernel and mamba-ssm's CUDA kernel cannot be traced)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from monai_mamba.nets import LightMUNet, MambaClinix, MambaUNet, SwinUMamba, SwinUMambaD
+
+NETWORKS = {
+    "MambaClinix": (lambda: MambaClinix(3, 2, 3, features=(8, 16, 32), strides=(1, 2, 2)), (1, 2, 16, 16, 16)),
+    "LightMUNet": (lambda: LightMUNet(2, 1, 2, init_filters=8), (1, 1, 32, 32)),
+    "LightMUNet3d": (lambda: LightMUNet(3, 1, 2, init_filters=8), (1, 1, 16, 16, 16)),
+    "MambaUNet": (lambda: MambaUNet(2, 1, 2, feature_size=16), (1, 1, 64, 64)),
+    "SwinUMamba": (lambda: SwinUMamba(2, 1, 2), (1, 1, 64, 64)),
+    "SwinUMambaD": (lambda: SwinUMambaD(2, 1, 2), (1, 1, 64, 64)),
+}
+SLOW = pytest.mark.slow  # tracing unrolls the scan's chunk loops: seconds per network
+
+
+def _eager(name):
+    torch.manual_seed(0)
+    build, shape = NETWORKS[name]
+    network = build().eval()  # eval: deep-supervision networks return the full-resolution map
+    x = torch.randn(shape)
+    with torch.no_grad():
+        return network, x, network(x)  # eager output: the compiled CPU scan
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "MambaClinix" else SLOW) for n in NETWORKS])
+def test_torchscript_trace_saves_loads_and_matches_eager(name):
+    network, x, expected = _eager(name)
+    with torch.no_grad():
+        traced = torch.jit.trace(network, x)
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    buffer.seek(0)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(buffer)(x), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "MambaClinix" else SLOW) for n in NETWORKS])
+def test_torch_export_matches_eager(name):
+    network, x, expected = _eager(name)
+    with torch.no_grad():
+        exported = torch.export.export(network, (x,))
+        torch.testing.assert_close(exported.module()(x), expected, atol=1e-4, rtol=1e-4)
