@@ -8,7 +8,7 @@ import csv
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import build_config_ids, run_bundle, tiny_dataset, verify_bundle_metadata
+from bundle_helpers import build_config_ids, run_bundle, run_torchrun, tiny_dataset, verify_bundle_metadata
 from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 BUNDLE = "mamba_unet"
@@ -62,3 +62,11 @@ def test_train_from_vmamba_weights_then_inference_and_evaluate(tmp_path, caplog)
     run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml"], **overrides)
     with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
         assert {row[0] for row in csv.reader(f)} == METRICS
+
+
+@pytest.mark.slow
+def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
+    run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"],
+                 **_tiny(tmp_path, max_iterations=2, val_interval=1, batch_size=2, slices_per_volume=2,
+                         **{"network_def#feature_size": 8}))
+    assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=2.pt").is_file()

@@ -9,7 +9,7 @@ import csv
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import build_config_ids, run_bundle, tiny_dataset, verify_bundle_metadata
+from bundle_helpers import build_config_ids, run_bundle, run_torchrun, tiny_dataset, verify_bundle_metadata
 from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 from monai_mamba.data import make_demo_dataset
@@ -78,3 +78,15 @@ def test_microscopy_instances_trained_as_three_classes_and_scored_by_f1(tmp_path
     with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
         metrics = {name: float(value) for name, value in csv.reader(f)}
     assert set(metrics) == {"val_mean_dice", "val_f1"} and 0.0 <= metrics["val_f1"] <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network_name", ["SwinUMamba", "SwinUMambaD"])
+def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(network_name, tmp_path):
+    """Pretrained, with the encoder frozen in epoch 1 and trained in epoch 2, in both processes."""
+    weights = tmp_path / "vssmtiny_dp01_ckpt_epoch_292.pth"
+    torch.save({"model": random_vmamba_tiny_checkpoint()}, weights)
+    run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], bundle_root=str(tmp_path / "bundle"),
+                 dataset_dir=tiny_dataset(tmp_path, 2, 4, 32), patch_size=[32, 32], max_epochs=2, batch_size=1,
+                 network_name=network_name, pretrained_path=str(weights), freeze_epochs=1)
+    assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=2.pt").is_file()
