@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 
 import pytest
 import yaml
 from bundle_helpers import BUNDLES
-from monai.bundle import download, verify_net_in_out
+from monai.bundle import download, verify_metadata, verify_net_in_out
 
 from monai_mamba.bundles import check_bundle, pack_bundle, release_files
 
@@ -27,6 +28,13 @@ def test_bundle_passes_the_zoo_checks(name):
     files = {p.as_posix() for p in release_files(BUNDLES / name)}
     assert {"LICENSE", "configs/metadata.json", "docs/README.md", "docs/data_license.txt"} <= files
     assert not any(f.startswith(("logs/", "eval/", "predictions/", "demo_data/")) for f in files)
+
+
+@pytest.mark.skipif(not os.environ.get("MONAI_META_SCHEMA"), reason="needs MONAI's metadata schema file (offline here)")
+@pytest.mark.parametrize("name", NAMES)
+def test_metadata_validates_against_the_monai_schema(name):
+    """``python -m monai.bundle verify_metadata`` with a local copy of the schema (MONAI_META_SCHEMA=path)."""
+    verify_metadata(meta_file=str(BUNDLES / name / "configs" / "metadata.json"), filepath=os.environ["MONAI_META_SCHEMA"])
 
 
 def _copy(name, tmp_path):
