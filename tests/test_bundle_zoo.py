@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ def test_bundle_passes_the_zoo_checks(name):
     files = {p.as_posix() for p in release_files(BUNDLES / name)}
     assert {"LICENSE", "configs/metadata.json", "docs/README.md", "docs/data_license.txt"} <= files
     assert not any(f.startswith(("logs/", "eval/", "predictions/", "demo_data/")) for f in files)
+    assert "models/model.pt" not in files  # weights are released through large_files.yml
 
 
 @pytest.mark.skipif(not os.environ.get("MONAI_META_SCHEMA"), reason="needs MONAI's metadata schema file (offline here)")
@@ -47,17 +49,19 @@ def _copy(name, tmp_path):
 
 
 def test_pack_then_download_from_a_file_url_then_run(tmp_path):
-    _copy("lightm_unet", tmp_path)
+    bundle = _copy("lightm_unet", tmp_path)
+    (bundle / "models").mkdir()
+    (bundle / "models" / "model.pt").write_bytes(b"weights")  # hashed into large_files.yml, not packed
     archive = pack_bundle("lightm_unet", str(tmp_path / "out"), weights_url="https://example.org/{name}/{version}/model.pt",
                           bundles_dir=tmp_path / "bundles")
     assert archive.name == "lightm_unet_v0.1.0.zip"
     with zipfile.ZipFile(archive) as z:
-        assert all(n.startswith("lightm_unet/") for n in z.namelist())
+        assert all(n.startswith("lightm_unet/") for n in z.namelist()) and "lightm_unet/models/model.pt" not in z.namelist()
     download(name="lightm_unet", url=archive.resolve().as_uri(), bundle_dir=str(tmp_path / "zoo"), progress=False)
     unpacked = tmp_path / "zoo" / "lightm_unet"
     large = yaml.safe_load((unpacked / "large_files.yml").read_text())["large_files"]
     assert large == [{"path": "models/model.pt", "url": "https://example.org/lightm_unet/0.1.0/model.pt",
-                      "hash_val": "", "hash_type": ""}]
+                      "hash_val": hashlib.sha256(b"weights").hexdigest(), "hash_type": "sha256"}]
     assert check_bundle(unpacked) == []
     verify_net_in_out(net_id="network_def", meta_file=str(unpacked / "configs" / "metadata.json"),
                       config_file=str(unpacked / "configs" / "inference.json"), n=1, bundle_root=str(unpacked))

@@ -19,7 +19,8 @@ METADATA_KEYS = ("version", "changelog", "monai_version", "pytorch_version", "nu
                  "required_packages_version", "task", "description", "authors", "copyright", "network_data_format")
 TENSOR_KEYS = ("type", "format", "num_channels", "spatial_shape", "dtype", "value_range", "is_patch_data", "channel_def")
 OUTPUT_FOLDERS = ("logs", "eval", "predictions", "demo_data", "__pycache__")
-MODEL_FILES = ("model.pt", "model.ts", "plan.json")  # what models/ may hold in a release
+MODEL_FILES = ("model.pt", "model.ts", "plan.json")  # what models/ may hold (the weights come via large_files.yml)
+SHIPPED_MODEL_FILES = ("plan.json",)  # what a release carries in models/ itself
 MAX_FILE_BYTES = 25 * 1024 * 1024
 PERSONAL_PATH = re.compile(r"/home/[A-Za-z]|/Users/[A-Za-z]|[A-Za-z]:\\Users\\")
 # import roots of the configs -> the distribution that provides them (the rest: stdlib, numpy, torch, monai)
@@ -29,8 +30,8 @@ DISTRIBUTIONS = {"monai_mamba": "monai-mamba", "ignite": "pytorch-ignite", "niba
 
 def release_files(bundle_dir: str | Path) -> list[Path]:
     """The files of a bundle that belong in a release: ``configs/``, ``docs/``, ``LICENSE``, ``large_files.yml``
-    and the small files ``models/`` may hold (``MODEL_FILES``; ``model.pt`` normally comes through
-    ``large_files.yml``), relative to ``bundle_dir``; never run outputs or caches."""
+    and ``SHIPPED_MODEL_FILES`` (a MambaClinix plan) from ``models/``, relative to ``bundle_dir``; never weights
+    (``large_files.yml`` says where they are), run outputs or caches."""
     bundle_dir = Path(bundle_dir)
     files = [Path("LICENSE")] if (bundle_dir / "LICENSE").is_file() else []
     if (bundle_dir / "large_files.yml").is_file():
@@ -38,7 +39,7 @@ def release_files(bundle_dir: str | Path) -> list[Path]:
     for folder in ("configs", "docs"):
         files += sorted(p.relative_to(bundle_dir) for p in (bundle_dir / folder).rglob("*")
                         if p.is_file() and "__pycache__" not in p.parts)
-    files += [Path("models") / name for name in MODEL_FILES if (bundle_dir / "models" / name).is_file()]
+    files += [Path("models") / name for name in SHIPPED_MODEL_FILES if (bundle_dir / "models" / name).is_file()]
     return files
 
 
