@@ -34,10 +34,9 @@ def prepare_amos(src: str, dst: str, seed: int = 0, modality: str = "MRI") -> Pa
         place(label, dst_root / "labelsTr" / f"{case_id}{suffix}")
         cases[case_id] = {"image": f"imagesTr/{case_id}{suffix}", "label": f"labelsTr/{case_id}{suffix}"}
         origin[case_id] = image.parent.name
-    train = [c for c in cases if origin[c] == "imagesTr"]
-    held = split(train, (0.9, 0.1, 0.0), seed)
-    splits = {"training": held["training"], "validation": held["validation"],
-              "testing": sorted(c for c in cases if origin[c] == "imagesVa")}
     if not cases:
         raise FileNotFoundError(f"no labelled AMOS {modality} case under {src}.")
+    held = split([c for c in cases if origin[c] == "imagesTr"], (0.9, 0.1, 0.0), seed)
+    splits = {"training": held["training"], "validation": held["validation"],
+              "testing": sorted(c for c in cases if origin[c] == "imagesVa")}
     return write_datalist(dst_root, cases, splits, name=f"AMOS {modality}", labels=_LABELS)
