@@ -85,6 +85,20 @@ def test_synapse_transunet_slices_are_stacked_into_volumes(tmp_path):
     assert image.shape == (5, 6, 3) and image[..., 2].max() == 2  # slice order kept along z
 
 
+def test_synapse_transunet_h5_test_volumes(tmp_path):
+    h5py = pytest.importorskip("h5py")  # optional: only TransUNet's test volumes need it
+    path = tmp_path / "data" / "test_vol_h5" / "case0001.npy.h5"
+    path.parent.mkdir(parents=True)
+    volume = np.arange(3 * 6 * 5, dtype=np.float32).reshape(3, 6, 5)  # (D, H, W) as TransUNet stores it
+    with h5py.File(path, "w") as f:
+        f["image"], f["label"] = volume, (volume % 9).astype(np.uint8)
+    dst = tmp_path / "out"
+    datalist = _datalist(Path(PREPARERS["synapse"](str(tmp_path / "data"), str(dst))).parent)
+    assert _ids(datalist["testing"]) == ["case0001"]
+    image = np.asanyarray(nib.load(str(dst / "imagesTr" / "case0001.nii.gz")).dataobj)
+    assert image.shape == (5, 6, 3) and image[4, 5, 2] == volume[2, 5, 4]  # the npz slices' orientation
+
+
 def test_lits_split_7_1_2(tmp_path):
     for n in range(10):
         _nifti(tmp_path / "LiTS" / f"volume-{n}.nii", np.random.rand(4, 4, 2))
