@@ -89,7 +89,7 @@ def test_checks_find_what_the_zoo_refuses(tmp_path):
     (bundle / "models").mkdir()
     (bundle / "models" / "big.bin").write_bytes(b"\0" * (25 * 1024 * 1024 + 1))
     problems = "\n".join(check_bundle(bundle))
-    for expected in ("extra.yaml: does not parse: duplicate keys ['a']", "version 0.2.0 has no changelog entry",
+    for expected in ("extra.yaml: does not parse: Duplicate key: `a`", "version 0.2.0 has no changelog entry",
                      "import ignite but required_packages_version lacks 'pytorch-ignite'",
                      "names 4 channels in channel_def but num_channels is 3", "notes.md: contains a personal path",
                      "logs/: run outputs", "models/big.bin: not a release file", "big.bin: over 25 MB"):

@@ -43,30 +43,17 @@ def release_files(bundle_dir: str | Path) -> list[Path]:
     return files
 
 
-def _no_duplicate_keys_yaml(text: str):
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct(loader, node, deep=False):
-        keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
-        duplicates = sorted({str(k) for k in keys if keys.count(k) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate keys {duplicates}")
-        return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct)
-    return yaml.load(text, Loader=Loader)
-
-
-def _no_duplicate_keys_json(text: str):
-    def pairs(items):
-        keys = [k for k, _ in items]
-        duplicates = sorted({k for k in keys if keys.count(k) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate keys {duplicates}")
-        return dict(items)
-
-    return json.loads(text, object_pairs_hook=pairs)
+def _load_refusing_duplicate_keys(path: Path) -> None:
+    """MONAI's own config loader with ``MONAI_FAIL_ON_DUPLICATE_CONFIG=1``: a duplicate key raises."""
+    previous = os.environ.get("MONAI_FAIL_ON_DUPLICATE_CONFIG")
+    os.environ["MONAI_FAIL_ON_DUPLICATE_CONFIG"] = "1"
+    try:
+        ConfigParser.load_config_file(str(path))
+    finally:
+        if previous is None:
+            del os.environ["MONAI_FAIL_ON_DUPLICATE_CONFIG"]
+        else:
+            os.environ["MONAI_FAIL_ON_DUPLICATE_CONFIG"] = previous
 
 
 def _check_metadata(meta: dict, imported: set[str]) -> list[str]:
@@ -118,7 +105,7 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
             continue
         text = path.read_text()
         try:
-            (_no_duplicate_keys_json if path.suffix == ".json" else _no_duplicate_keys_yaml)(text)
+            _load_refusing_duplicate_keys(path)
         except Exception as error:  # any parse error is the finding
             problems.append(f"configs/{path.name}: does not parse: {str(error).splitlines()[0]}")
         imported |= set(re.findall(r"\$import ([A-Za-z_]\w*)", text)) | set(re.findall(r"\$from ([A-Za-z_]\w*)", text))
