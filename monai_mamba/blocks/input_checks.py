@@ -7,13 +7,15 @@ from collections.abc import Sequence
 
 import torch
 
+from monai_mamba.ops.tracing import is_tracing
+
 __all__ = ["check_channels_first", "check_channels_last"]
 
 
 def check_channels_last(owner: str, x: torch.Tensor, channels: int, spatial_dims: int, multiple: int = 1) -> None:
     """Raise ``ValueError`` unless ``x`` is ``(batch, *spatial, channels)`` with spatial sizes divisible by ``multiple``
     (skipped while tracing or exporting)."""
-    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+    if is_tracing():
         return
     if x.dim() != spatial_dims + 2 or x.shape[-1] != channels:
         raise ValueError(
@@ -34,7 +36,7 @@ def check_channels_first(
     """Raise ``ValueError`` unless ``x`` is ``(batch, channels, *spatial)`` with ``spatial_dims`` spatial axes whose
     sizes are divisible by ``multiple`` (one for all axes, or one per axis); ``resize_hint`` says how to get there.
     Skipped while tracing or exporting (the shapes are then symbolic; the check ran on the eager model)."""
-    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+    if is_tracing():
         return
     if x.dim() != spatial_dims + 2 or x.shape[1] != channels:
         raise ValueError(

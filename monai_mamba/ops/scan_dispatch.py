@@ -25,6 +25,7 @@ import torch
 from monai_mamba.ops.scan_cuda import cuda_scan_available, selective_scan_cuda
 from monai_mamba.ops.scan_ref import selective_scan_ref
 from monai_mamba.ops.scan_torch import selective_scan_torch
+from monai_mamba.ops.tracing import is_tracing
 
 __all__ = ["selective_scan", "available_scan_backends", "resolve_scan_backend", "SCAN_BACKEND_ENV", "scan_observers"]
 
@@ -143,7 +144,7 @@ def selective_scan(
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
     for observe in scan_observers:
         observe(u, A, D, z)
-    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+    if is_tracing():
         name = "torch"  # compiled kernels cannot be traced or exported: the pure-PyTorch scan is recorded instead
     else:
         name = resolve_scan_backend(u.device, backend, u.dtype)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from monai_mamba.ops.scan_common import scan_with_core
+from monai_mamba.ops.tracing import is_tracing
 
 __all__ = ["selective_scan_torch"]
 
@@ -67,7 +68,7 @@ def _grouped_chunked_scan(u, dt, A, B, C):
     split = (batch, groups, dim // groups, length)
     args = (u.reshape(split), dt.reshape(split), A.reshape(groups, dim // groups, -1), B, C)
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in args)
-    if needs_grad and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+    if needs_grad and not is_tracing():
         y, last_state = _ChunkedScan.apply(*args)
     else:
         y, last_state, _ = _chunked_forward(*args)
