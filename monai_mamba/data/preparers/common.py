@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from monai.data import partition_dataset
 
 __all__ = ["Case", "find", "place", "save_nifti", "split", "write_datalist"]
 
@@ -47,15 +47,12 @@ def save_nifti(array: np.ndarray, destination: Path, affine: np.ndarray | None =
 
 
 def split(ids: Sequence[str], fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0) -> dict[str, list[str]]:
-    """Shuffle ``ids`` with ``seed`` and cut them into training/validation/testing by ``fractions`` (rounded; the
-    remainder goes to training). The same ids and seed always give the same split."""
+    """Shuffle ``ids`` with ``seed`` and cut them into training/validation/testing by ``fractions``
+    (``monai.data.partition_dataset``). The same ids and seed always give the same split."""
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"fractions must be 3 numbers summing to 1 (training, validation, testing), got {fractions}.")
-    ids = sorted(ids)
-    random.Random(seed).shuffle(ids)
-    n_val, n_test = round(len(ids) * fractions[1]), round(len(ids) * fractions[2])
-    return {"training": sorted(ids[n_val + n_test:]), "validation": sorted(ids[:n_val]),
-            "testing": sorted(ids[n_val:n_val + n_test])}
+    parts = partition_dataset(sorted(ids), ratios=list(fractions), shuffle=True, seed=seed)
+    return {name: sorted(part) for name, part in zip(("training", "validation", "testing"), parts)}
 
 
 def write_datalist(destination: Path, cases: dict[str, Case], splits: dict[str, list[str]], **info) -> Path:
