@@ -178,8 +178,9 @@ def load_vmamba_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
 
 
 def load_trained_network(network: nn.Module, path: str | Path, how_to_make_it: str = "") -> nn.Module:
-    """Load the complete weights of ``network`` from a checkpoint of ours (a state_dict, or one under ``"model"``)
-    and return it, e.g. ReSeg-UNet's stage-1 reconstruction network before stage 2.
+    """Load the complete weights of ``network`` from a checkpoint of ours (a state_dict, or one under ``"model"``,
+    as ``BestModelSaver`` writes) and return it, e.g. the trained model for inference or ReSeg-UNet's stage-1
+    reconstruction network before stage 2.
 
     Args:
         network: the network; every tensor must be in the file with the same shape (strict load).
@@ -187,14 +188,26 @@ def load_trained_network(network: nn.Module, path: str | Path, how_to_make_it: s
         how_to_make_it: added to the error when the file is missing (the command that writes it).
 
     Raises:
-        FileNotFoundError: no file at ``path``. RuntimeError: the file does not fit the network.
+        FileNotFoundError: no file at ``path``. RuntimeError: the file was trained with other network settings; the
+            message names the first difference (from the run identity saved with it, else from the tensor shapes).
     """
     if not Path(path).is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}. {how_to_make_it}".strip())
+        raise FileNotFoundError(f"{path} not found. {how_to_make_it}".strip())
+    state = read_checkpoint(path)
     try:
-        network.load_state_dict(read_checkpoint(path))
-    except RuntimeError as error:
-        raise RuntimeError(f"{path} does not fit {type(network).__name__} (was it trained with the same network "
-                           f"settings?): {str(error)[:600]}") from None
+        network.load_state_dict(state)
+    except RuntimeError:
+        from monai_mamba.handlers.run_identity import network_differences, network_fingerprint
+
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        identity = saved.get("run_identity") if isinstance(saved, dict) else None
+        saved_network = identity["network"] if identity else {
+            "class": type(network).__name__, "digest": "", "shapes": {k: list(v.shape) for k, v in state.items()}}
+        differences = network_differences(saved_network, network_fingerprint(network), where=f"in {Path(path).name}")
+        raise RuntimeError(
+            f"{path} was trained with other network settings than this configuration builds: "
+            f"{'; '.join(differences) or 'the tensors differ'}. Run with the settings of the training run that wrote "
+            "it (the same overlays, network settings and plan), or train again with these."
+        ) from None
     logger.info("loaded %s from %s", type(network).__name__, path)
     return network
