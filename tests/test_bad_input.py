@@ -12,7 +12,7 @@ from bundle_helpers import run_bundle
 from monai.data import load_decathlon_datalist
 from monai.transforms import LoadImaged
 
-from monai_mamba.data import DataCheckError, check_datalist, check_settings, make_demo_dataset
+from monai_mamba.data import DataCheckError, check_datalist, check_settings, load_datalist, make_demo_dataset
 from monai_mamba.nets import LightMUNet, MambaUNet
 
 
@@ -70,7 +70,21 @@ CHECK_CASES = {
                      r"training\[1\] .*: file not found; fix the path in the datalist"),
     "corrupt-nifti": (2, lambda dl: _truncate(dl[0]["label"]), {},
                       r"cannot be read as an image .* corrupt or truncated.*re-export"),
+    "training-case-without-label": (2, lambda dl: dl[1].pop("label"), {},
+                                    r"training\[1\] .*: no 'label' entry; every training case needs a label file"),
+    "dicom-series-folder": (2, lambda dl: dl[0].update(image=str(_dicom_folder(dl[0]["image"]))), {},
+                            r"is a folder, not an image file \(a DICOM series\?\); convert it to one NIfTI file"),
+    "2d-slice-stored-as-hw1": (2, lambda dl: _rewrite(dl[0]["image"], lambda d: d[..., None]), {},
+                               r"a 2-D image stored with a third axis of size 1 \(shape \(16, 16, 1\)\); it is 2-D "
+                               r"data, so keep this 2-D recipe"),
 }
+
+
+def _dicom_folder(image_path):
+    folder = __import__("pathlib").Path(image_path).parent / "series"
+    folder.mkdir()
+    (folder / "IM0001.dcm").write_bytes(b"\0" * 200)
+    return folder
 
 
 @pytest.mark.parametrize("case", list(CHECK_CASES))
@@ -91,8 +105,9 @@ def test_data_check_names_problem_and_fix(case, tmp_path):
         (dict(batch_size="8"), r"batch_size='8': must be a positive integer"),
         (dict(learning_rate=0.0), r"learning_rate=0.0: must be a positive number"),
         (dict(patch_size=[30, 32], size_multiple=8), r"patch_size=\[30, 32\]: every entry must be divisible by 8 .* e.g. \[24, 32\]"),
+        (dict(num_classes=1), r"num_classes=1: the classes include the background, so a binary task .* has num_classes 2"),
     ],
-    ids=["negative-epochs", "batch-size-string", "zero-learning-rate", "patch-not-divisible"],
+    ids=["negative-epochs", "batch-size-string", "zero-learning-rate", "patch-not-divisible", "one-class"],
 )
 def test_bad_settings_are_named(settings, message):
     with pytest.raises(DataCheckError, match=message):
@@ -157,3 +172,55 @@ def test_bundle_stops_before_training_on_bad_data(tmp_path):
                    dataset_dir=str(tmp_path / "data2d"), patch_size=[16, 16], max_epochs=1)
     assert isinstance(info.value.__cause__, DataCheckError) and "NaN/Inf voxel" in str(info.value.__cause__)
     assert not (tmp_path / "bundle" / "models").exists()  # nothing was trained
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, r"datalist.json not found: the folder given with --dataset_dir .* must hold a datalist.json"),
+        ("", r"datalist.json is empty; fix the file"),
+        ('{"training": [{"image": "a.nii.gz",}]}', r"datalist.json is not valid JSON: .* at line 1, column 36"),
+        ('{"train": []}', r"datalist.json has no 'training' list \(it has \['train'\]\); add the training cases"),
+    ],
+    ids=["missing", "empty", "invalid-json", "no-training-split"],
+)
+def test_datalist_problems_name_the_file_and_the_position(content, message, tmp_path):
+    if content is not None:
+        (tmp_path / "datalist.json").write_text(content)
+    with pytest.raises(DataCheckError, match=message):
+        load_datalist(str(tmp_path / "datalist.json"), "training")
+
+
+def test_bundle_with_one_class_says_binary_needs_two(tmp_path):
+    _dataset(tmp_path)
+    with pytest.raises(RuntimeError) as info:
+        run_bundle("lightm_unet", ["train.yaml"], bundle_root=str(tmp_path / "bundle"),
+                   dataset_dir=str(tmp_path / "data2d"), patch_size=[16, 16], max_epochs=1, num_classes=1)
+    assert "num_classes=1: the classes include the background" in str(info.value.__cause__)
+
+
+def test_a_pickle_payload_in_a_numpy_file_is_never_run_by_the_data_check(tmp_path):
+    """A .npy holding a pickled object that would write a file when unpickled: refused as unreadable, never run."""
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    datalist = _dataset(tmp_path)
+    datalist[0]["image"] = str(tmp_path / "evil.npy")
+    np.save(datalist[0]["image"], np.array([Payload()], dtype=object), allow_pickle=True)
+    with pytest.raises(DataCheckError, match=r"evil.npy: cannot be read as an image"):
+        check_datalist(datalist, spatial_dims=2, in_channels=1, num_classes=2)
+    assert not marker.exists()
+
+
+def test_the_dependency_floors_are_the_versions_safe_by_default():
+    """torch >= 2.6 loads with weights_only=True by default (MONAI Label's model loading); monai >= 1.6 reads NumPy
+    files with allow_pickle=False (a datalist's .npy). See the README's security note."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(__import__("pathlib").Path(__file__).resolve().parents[1] / "setup.cfg")
+    requirements = config["options"]["install_requires"].split()
+    assert "torch>=2.6" in requirements and "monai>=1.6" in requirements

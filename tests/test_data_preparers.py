@@ -58,12 +58,12 @@ def test_acdc_frames_of_a_patient_stay_in_one_split(tmp_path):
 
 
 def test_synapse_raw_release_keeps_the_8_organs_and_transunets_split(tmp_path):
-    raw = tmp_path / "RawData" / "Training"
+    raw = tmp_path / "src" / "RawData" / "Training"
     for number in ("0001", "0005", "0008", "0040"):
         _nifti(raw / "img" / f"img{number}.nii.gz", np.random.rand(4, 4, 3) * 1000, affine=np.diag([0.7, 0.7, 3, 1]))
         _nifti(raw / "label" / f"label{number}.nii.gz", np.arange(14).repeat(4)[:48].reshape(4, 4, 3), np.uint8)
     dst = tmp_path / "out"
-    datalist = _datalist(Path(PREPARERS["synapse"](str(tmp_path), str(dst))).parent)
+    datalist = _datalist(Path(PREPARERS["synapse"](str(tmp_path / "src"), str(dst))).parent)
     assert _ids(datalist["training"]) == ["case0005", "case0040"]
     assert _ids(datalist["testing"]) == _ids(datalist["validation"]) == ["case0001", "case0008"]
     label = np.asanyarray(nib.load(str(dst / "labelsTr" / "case0005.nii.gz")).dataobj)
@@ -117,14 +117,14 @@ def test_chest_xray_merges_montgomery_lungs_and_reads_shenzhen_masks(tmp_path):
     left, right = np.zeros((8, 10)), np.zeros((8, 10))
     left[2:6, 1:4], right[2:6, 6:9] = 255, 255
     for i in range(5):
-        _png(tmp_path / "MontgomerySet" / "CXR_png" / f"MCUCXR_000{i}_0.png", np.random.randint(0, 255, (8, 10)))
-        _png(tmp_path / "MontgomerySet" / "ManualMask" / "leftMask" / f"MCUCXR_000{i}_0.png", left)
-        _png(tmp_path / "MontgomerySet" / "ManualMask" / "rightMask" / f"MCUCXR_000{i}_0.png", right)
-        _png(tmp_path / "ChinaSet" / "CXR_png" / f"CHNCXR_000{i}_1.png", np.random.randint(0, 255, (8, 10)))
-        _png(tmp_path / "masks" / f"CHNCXR_000{i}_1_mask.png", left)
-    _png(tmp_path / "ChinaSet" / "CXR_png" / "CHNCXR_0009_0.png", np.zeros((8, 10)))  # no mask: skipped
+        _png(tmp_path / "src" / "MontgomerySet" / "CXR_png" / f"MCUCXR_000{i}_0.png", np.random.randint(0, 255, (8, 10)))
+        _png(tmp_path / "src" / "MontgomerySet" / "ManualMask" / "leftMask" / f"MCUCXR_000{i}_0.png", left)
+        _png(tmp_path / "src" / "MontgomerySet" / "ManualMask" / "rightMask" / f"MCUCXR_000{i}_0.png", right)
+        _png(tmp_path / "src" / "ChinaSet" / "CXR_png" / f"CHNCXR_000{i}_1.png", np.random.randint(0, 255, (8, 10)))
+        _png(tmp_path / "src" / "masks" / f"CHNCXR_000{i}_1_mask.png", left)
+    _png(tmp_path / "src" / "ChinaSet" / "CXR_png" / "CHNCXR_0009_0.png", np.zeros((8, 10)))  # no mask: skipped
     dst = tmp_path / "out"
-    datalist = _datalist(Path(PREPARERS["chest_xray"](str(tmp_path), str(dst))).parent)
+    datalist = _datalist(Path(PREPARERS["chest_xray"](str(tmp_path / "src"), str(dst))).parent)
     assert sum(len(datalist[k]) for k in ("training", "validation", "testing")) == 10
     mask = np.asanyarray(nib.load(str(dst / "labelsTr" / "MCUCXR_0000_0.nii.gz")).dataobj)
     assert mask.sum() == 24 and set(np.unique(mask)) == {0, 1}  # both lungs, 12 pixels each
@@ -144,10 +144,10 @@ def test_amos_selects_mri_cases_and_tests_on_the_validation_release(tmp_path):
 def test_brats_sequences_are_stacked_channels_last(tmp_path):
     for case in ("BraTS2021_00000", "BraTS2021_00002"):
         for c, name in enumerate(("t1", "t1ce", "t2", "flair")):
-            _nifti(tmp_path / case / f"{case}_{name}.nii.gz", np.full((4, 4, 3), c))
-        _nifti(tmp_path / case / f"{case}_seg.nii.gz", np.random.choice([0, 1, 2, 4], (4, 4, 3)), np.uint8)
+            _nifti(tmp_path / "src" / case / f"{case}_{name}.nii.gz", np.full((4, 4, 3), c))
+        _nifti(tmp_path / "src" / case / f"{case}_seg.nii.gz", np.random.choice([0, 1, 2, 4], (4, 4, 3)), np.uint8)
     dst = tmp_path / "out"
-    PREPARERS["brats"](str(tmp_path), str(dst))
+    PREPARERS["brats"](str(tmp_path / "src"), str(dst))
     image = np.asanyarray(nib.load(str(dst / "imagesTr" / "BraTS2021_00000.nii.gz")).dataobj)
     assert image.shape == (4, 4, 3, 4) and [image[..., c].max() for c in range(4)] == [0, 1, 2, 3]
 
@@ -176,5 +176,39 @@ def test_flare22_and_msd_and_the_command_line(tmp_path):
 
 
 def test_missing_source_names_what_was_expected(tmp_path):
+    (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no ACDC ground truths"):
-        PREPARERS["acdc"](str(tmp_path), str(tmp_path / "out"))
+        PREPARERS["acdc"](str(tmp_path / "empty"), str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("where", ["same", "inside"])
+def test_prepare_refuses_a_destination_in_the_source_and_loses_nothing(where, tmp_path):
+    task = tmp_path / "Task03_Liver"
+    entries = []
+    for n in range(3):
+        _nifti(task / "imagesTr" / f"liver_{n}.nii.gz", np.random.rand(4, 4, 2))
+        _nifti(task / "labelsTr" / f"liver_{n}.nii.gz", np.zeros((4, 4, 2)), np.uint8)
+        entries.append({"image": f"./imagesTr/liver_{n}.nii.gz", "label": f"./labelsTr/liver_{n}.nii.gz"})
+    (task / "dataset.json").write_text(json.dumps({"name": "Liver", "training": entries}))
+    before = {p: p.read_bytes() for p in task.rglob("*") if p.is_file()}
+    dst = task if where == "same" else task / "prepared"
+    result = subprocess.run([sys.executable, "-m", "monai_mamba.data", "prepare", "msd", "--src", str(task),
+                             "--dst", str(dst)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert f"--dst {dst} is" in result.stderr and "Give a --dst outside --src" in result.stderr
+    assert {p: p.read_bytes() for p in task.rglob("*") if p.is_file()} == before  # every source file intact
+
+
+def test_preparing_twice_into_the_same_destination_keeps_the_source(tmp_path):
+    task = tmp_path / "Task03_Liver"
+    entries = []
+    for n in range(3):
+        _nifti(task / "imagesTr" / f"liver_{n}.nii.gz", np.random.rand(4, 4, 2))
+        _nifti(task / "labelsTr" / f"liver_{n}.nii.gz", np.zeros((4, 4, 2)), np.uint8)
+        entries.append({"image": f"./imagesTr/liver_{n}.nii.gz", "label": f"./labelsTr/liver_{n}.nii.gz"})
+    (task / "dataset.json").write_text(json.dumps({"name": "Liver", "training": entries}))
+    before = {p: p.read_bytes() for p in task.rglob("*") if p.is_file()}
+    for _ in range(2):  # the second run finds hard links of the sources in place
+        PREPARERS["msd"](str(task), str(tmp_path / "out"))
+    assert {p: p.read_bytes() for p in task.rglob("*") if p.is_file()} == before
+    assert len(list((tmp_path / "out" / "imagesTr").glob("*.nii.gz"))) == 3

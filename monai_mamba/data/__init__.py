@@ -3,7 +3,9 @@
 label maps as reconstruction inputs, a Spacingd MONAI Label can run, the data-set preparers (``python -m monai_mamba.data prepare``)."""
 
 from monai_mamba.data.checks import DataCheckError, check_datalist, check_settings, check_training_setup
+from monai_mamba.data.datalist import load_datalist
 from monai_mamba.data.demo import make_demo_dataset
+from monai_mamba.data.finite import NonFiniteImageError, RequireFinited
 from monai_mamba.data.instances import (
     InstanceToSemanticd,
     SemanticToInstanced,
@@ -18,7 +20,9 @@ __all__ = [
     "DataCheckError",
     "InstanceToSemanticd",
     "MetaSafeSpacingd",
+    "NonFiniteImageError",
     "PrepareReconstructionBatch",
+    "RequireFinited",
     "SemanticToInstanced",
     "check_datalist",
     "check_settings",
@@ -26,6 +30,7 @@ __all__ = [
     "connected_components",
     "instances_to_semantic",
     "label_as_reconstruction_input",
+    "load_datalist",
     "make_demo_dataset",
     "semantic_to_instances",
 ]

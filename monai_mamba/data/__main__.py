@@ -14,7 +14,10 @@ def prepare(dataset: str, src: str, dst: str, seed: int = 0, **options) -> str:
     """Prepare ``dataset`` from ``src`` into ``dst``; prints the datalist path (give ``dst`` as ``--dataset_dir``)."""
     if dataset not in PREPARERS:
         raise SystemExit(f"unknown data set {dataset!r}; one of {sorted(PREPARERS)}.")
-    return str(PREPARERS[dataset](src, dst, seed=seed, **options))
+    try:
+        return str(PREPARERS[dataset](src, dst, seed=seed, **options))
+    except (FileNotFoundError, ValueError) as error:  # what the user can fix: the message alone, no traceback
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from monai.transforms import LoadImage
 
-__all__ = ["DataCheckError", "check_datalist", "check_settings", "check_training_setup"]
+__all__ = ["DataCheckError", "check_datalist", "check_num_classes", "check_settings", "check_training_setup"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ class DataCheckError(ValueError):
 
 
 def _load(path: str, loader: LoadImage) -> torch.Tensor:
+    if os.path.isdir(path):
+        raise DataCheckError(f"{path}: is a folder, not an image file (a DICOM series?); convert it to one NIfTI file "
+                             "first (e.g. dcm2niix, or monai.transforms.LoadImage + SaveImage) and list that file.")
     if not os.path.isfile(path):
         raise DataCheckError(f"{path}: file not found; fix the path in the datalist (relative paths are read "
                              "from dataset_dir) or restore the file.")
@@ -41,17 +44,24 @@ def _load(path: str, loader: LoadImage) -> torch.Tensor:
 
 
 def _check_case(case: Mapping, index: int, split: str, spatial_dims: int, in_channels: int,
-                num_classes: int | None, loader: LoadImage, warnings: list[str]) -> list[str]:
+                num_classes: int | None, loader: LoadImage, warnings: list[str], require_label: bool) -> list[str]:
     where = f"{split}[{index}]"
     if "image" not in case:
         return [f"{where}: no 'image' entry; each datalist entry needs 'image' (and 'label' for training)."]
+    if require_label and "label" not in case:
+        return [f"{where} {case['image']}: no 'label' entry; every {split} case needs a label file (move unlabelled "
+                "cases to 'testing')."]
     problems = []
     try:
         image = _load(str(case["image"]), loader)
     except DataCheckError as error:
         return [f"{where} {error}"]
     name = f"{where} {case['image']}"
-    if image.dim() - 1 != spatial_dims:
+    if spatial_dims == 2 and image.dim() == 4 and image.shape[-1] == 1:
+        problems.append(f"{name}: a 2-D image stored with a third axis of size 1 (shape {tuple(image.shape[1:])}); it is "
+                        "2-D data, so keep this 2-D recipe and save the image (and its label) without that axis, e.g. "
+                        "nibabel.save(nibabel.Nifti1Image(data[..., 0], affine), path).")
+    elif image.dim() - 1 != spatial_dims:
         problems.append(f"{name}: {image.dim() - 1}-D image of shape {tuple(image.shape[1:])}, but this recipe is "
                         f"{spatial_dims}-D; use the bundle's {image.dim() - 1}-D configuration or convert the data.")
     if image.shape[0] != in_channels:
@@ -91,11 +101,12 @@ def _check_case(case: Mapping, index: int, split: str, spatial_dims: int, in_cha
 
 def check_datalist(
     datalist: Sequence[Mapping], spatial_dims: int, in_channels: int, num_classes: int | None = None,
-    split: str = "training",
+    split: str = "training", require_label: bool = True,
 ) -> list[str]:
     """Read every case of ``datalist`` once and check it; return the warnings, raise on problems.
 
-    Checks: the list is not empty; every file exists and reads; images have ``spatial_dims`` spatial axes,
+    Checks: the list is not empty; every case has an image and (``require_label``) a label; every file exists and
+    reads (a folder, e.g. a DICOM series, is named as such); images have ``spatial_dims`` spatial axes,
     ``in_channels`` channels and no NaN/Inf (any dtype: they are read as float32); labels are one channel of
     integer class indices in ``[0, num_classes)`` on the image's grid (shape and affine). A label with no
     foreground is a warning, not an error.
@@ -110,7 +121,8 @@ def check_datalist(
     problems: list[str] = []
     warnings: list[str] = []
     for index, case in enumerate(datalist):
-        problems += _check_case(case, index, split, spatial_dims, in_channels, num_classes, loader, warnings)
+        problems += _check_case(case, index, split, spatial_dims, in_channels, num_classes, loader, warnings,
+                                require_label)
     for warning in warnings:
         logger.warning("data check: %s", warning)
     if problems:
@@ -122,8 +134,8 @@ def check_datalist(
 
 
 def check_settings(**settings) -> None:
-    """Check training settings: every ``*epochs``, ``*iterations``, ``*interval``, ``*batch_size`` is a positive
-    integer, ``learning_rate`` a positive finite number, and ``patch_size`` entries are positive integers divisible
+    """Check training settings: ``num_classes`` is at least 2 (``check_num_classes``); every ``*epochs``,
+    ``*iterations``, ``*interval``, ``*batch_size``, ``*per_epoch`` is a positive integer, ``learning_rate`` a positive finite number, and ``patch_size`` entries are positive integers divisible
     by ``size_multiple`` (the network's total stride) when given.
 
     Raises:
@@ -132,7 +144,12 @@ def check_settings(**settings) -> None:
     multiple = settings.pop("size_multiple", 1)
     problems = []
     for name, value in settings.items():
-        if name.endswith(("epochs", "iterations", "interval", "batch_size", "per_volume", "per_image")):
+        if name == "num_classes":
+            try:
+                check_num_classes(value)
+            except DataCheckError as error:
+                problems.append(str(error))
+        elif name.endswith(("epochs", "iterations", "interval", "batch_size", "per_volume", "per_image", "per_epoch")):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 problems.append(f"{name}={value!r}: must be a positive integer.")
         elif name == "learning_rate":
@@ -148,12 +165,20 @@ def check_settings(**settings) -> None:
         raise DataCheckError("bad setting(s):\n  - " + "\n  - ".join(problems))
 
 
+def check_num_classes(num_classes: int | None) -> None:
+    """Raise ``DataCheckError`` unless ``num_classes`` counts the background and at least one class (None: any)."""
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2):
+        raise DataCheckError(f"num_classes={num_classes!r}: the classes include the background, so a binary task "
+                             "(background and one structure) has num_classes 2; set --num_classes 2 or more.")
+
+
 def check_training_setup(
-    datalists: Mapping[str, Sequence[Mapping]], spatial_dims: int, in_channels: int, num_classes: int,
+    datalists: Mapping[str, Sequence[Mapping]], spatial_dims: int, in_channels: int, num_classes: int | None,
     settings: Mapping | None = None,
 ) -> None:
-    """The check a bundle runs in ``initialize``: ``check_settings(**settings)``, then ``check_datalist`` for each
-    named split (e.g. ``{"training": ..., "validation": ...}``)."""
+    """The check a bundle runs in ``initialize``: ``check_num_classes``, ``check_settings(**settings)``, then
+    ``check_datalist`` for each named split (e.g. ``{"training": ..., "validation": ...}``)."""
+    check_num_classes(num_classes)
     check_settings(**dict(settings or {}))
     for split, datalist in datalists.items():
         check_datalist(datalist, spatial_dims, in_channels, num_classes, split)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from monai_mamba.data.preparers.common import find, place, split, write_datalist
+from monai_mamba.data.preparers.common import find, place, preparer, split, write_datalist
 
 __all__ = ["prepare_acdc"]
 
 
+@preparer
 def prepare_acdc(src: str, dst: str, seed: int = 0) -> Path:
     """Every annotated frame (end-diastole and end-systole) of the 100 training patients as a case; split by patient
     70 / 10 / 20 (the papers' ACDC split sizes) with ``seed``, so both frames of a patient stay in one split.

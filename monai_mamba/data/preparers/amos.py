@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from monai_mamba.data.preparers.common import find, place, split, write_datalist
+from monai_mamba.data.preparers.common import find, place, preparer, split, write_datalist
 
 __all__ = ["prepare_amos"]
 
@@ -15,6 +15,7 @@ _LABELS = ["background", "spleen", "right kidney", "left kidney", "gallbladder",
            "prostate/uterus"]
 
 
+@preparer
 def prepare_amos(src: str, dst: str, seed: int = 0, modality: str = "MRI") -> Path:
     """AMOS cases of one ``modality`` (``"MRI"``: ids >= 500, as AMOS numbers them; ``"CT"``: ids < 500). The
     labelled training cases (``imagesTr``) train, 10 % of them (seeded) validate; the labelled validation release

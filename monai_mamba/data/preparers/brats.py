@@ -8,13 +8,14 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from monai_mamba.data.preparers.common import find, place, save_nifti, split, write_datalist
+from monai_mamba.data.preparers.common import find, place, preparer, save_nifti, split, write_datalist
 
 __all__ = ["BRATS_CHANNELS", "prepare_brats"]
 
 BRATS_CHANNELS = ("t1", "t1ce", "t2", "flair")
 
 
+@preparer
 def prepare_brats(src: str, dst: str, seed: int = 0) -> Path:
     """Each case's four MRI sequences stacked into one 4-D NIfTI (channels last, in the order ``BRATS_CHANNELS``, as
     the MSD BrainTumour layout and bundles/mambaclinix expect) and its labels (0, 1, 2, 4) unchanged; split

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from monai.transforms import LoadImage
 
-from monai_mamba.data.preparers.common import find, save_nifti, split, write_datalist
+from monai_mamba.data.preparers.common import find, preparer, save_nifti, split, write_datalist
 
 __all__ = ["prepare_chest_xray"]
 
@@ -18,6 +18,7 @@ def _grey(path: Path) -> np.ndarray:
     return image.mean(-1) if image.ndim == 3 else image  # RGB(A) PNGs -> grey
 
 
+@preparer
 def prepare_chest_xray(src: str, dst: str, seed: int = 0) -> Path:
     """Montgomery (``CXR_png/MCUCXR_*.png``, ``ManualMask/leftMask`` and ``rightMask``: merged into one lung mask)
     and Shenzhen (``CXR_png/CHNCXR_*.png`` with ``*_mask.png`` lung masks, e.g. the published Shenzhen mask set),

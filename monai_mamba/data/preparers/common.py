@@ -3,22 +3,46 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 from monai.data import partition_dataset
 
-__all__ = ["Case", "find", "place", "save_nifti", "split", "write_datalist"]
+__all__ = ["Case", "find", "place", "preparer", "save_nifti", "split", "write_datalist"]
 
 logger = logging.getLogger(__name__)
 
 Case = dict  # {"id": str, "image": relative path, "label": relative path}
+
+
+def check_source_and_destination(src: str | Path, dst: str | Path) -> None:
+    """Refuse a destination that is the source or inside it: preparing writes ``imagesTr/``, ``labelsTr/`` and
+    ``datalist.json`` there, which could replace the data set's own files."""
+    source, destination = Path(src).resolve(), Path(dst).resolve()
+    if not source.is_dir():
+        raise FileNotFoundError(f"--src {src} is not a folder; give the folder of the data set as distributed.")
+    if destination == source or source in destination.parents:
+        raise ValueError(f"--dst {dst} is {'the source folder' if destination == source else 'inside the source folder'} "
+                         f"{src}; preparing writes new files there and must never touch the data set's own files. Give "
+                         "a --dst outside --src (e.g. a sibling folder).")
+
+
+def preparer(prepare: Callable) -> Callable:
+    """Decorate a ``prepare_<dataset>(src, dst, ...)`` function: ``check_source_and_destination`` runs first."""
+
+    @functools.wraps(prepare)
+    def checked(src: str, dst: str, *args, **kwargs):
+        check_source_and_destination(src, dst)
+        return prepare(src, dst, *args, **kwargs)
+
+    return checked
 
 
 def find(root: Path, pattern: str, what: str) -> list[Path]:
@@ -31,14 +55,18 @@ def find(root: Path, pattern: str, what: str) -> list[Path]:
 
 
 def place(source: Path, destination: Path) -> None:
-    """Hard-link ``source`` to ``destination`` (no copy of large data), or copy where linking is not possible."""
+    """Hard-link ``source`` to ``destination`` (no copy of large data), or copy where linking is not possible. A
+    destination that already is the same file (an earlier run) is left alone; another file there is replaced by an
+    atomic rename, so nothing is ever unlinked that could be the source."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    if destination.exists():
-        destination.unlink()
+    if destination.exists() and os.path.samefile(source, destination):
+        return
+    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
     try:
-        os.link(source, destination)
+        os.link(source, temporary)
     except OSError:
-        shutil.copy2(source, destination)
+        shutil.copy2(source, temporary)
+    os.replace(temporary, destination)
 
 
 def save_nifti(array: np.ndarray, destination: Path, affine: np.ndarray | None = None, dtype=np.float32) -> None:

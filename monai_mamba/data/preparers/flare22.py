@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monai_mamba.data.preparers.common import find, place, split, write_datalist
+from monai_mamba.data.preparers.common import find, place, preparer, split, write_datalist
 
 __all__ = ["prepare_flare22"]
 
 
+@preparer
 def prepare_flare22(src: str, dst: str, seed: int = 0) -> Path:
     """The labelled FLARE22 cases (13 organs + background), split 7:1:2 at random with ``seed``."""
     src_root, dst_root = Path(src), Path(dst)

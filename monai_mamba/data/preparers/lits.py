@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from monai_mamba.data.preparers.common import find, place, split, write_datalist
+from monai_mamba.data.preparers.common import find, place, preparer, split, write_datalist
 
 __all__ = ["prepare_lits"]
 
 
+@preparer
 def prepare_lits(src: str, dst: str, seed: int = 0) -> Path:
     """The 131 labelled volumes (0 background, 1 liver, 2 tumour), split 7:1:2 at random with ``seed``, as
     LightM-UNet."""

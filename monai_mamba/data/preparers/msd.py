@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from monai_mamba.data.preparers.common import find, place, split, write_datalist
+from monai_mamba.data.preparers.common import find, place, preparer, split, write_datalist
 
 __all__ = ["prepare_msd"]
 
 
+@preparer
 def prepare_msd(src: str, dst: str, seed: int = 0) -> Path:
     """A task's labelled cases (from its ``dataset.json``; multi-modal images stay 4-D, channels last), split 7:1:2
     at random with ``seed``; the task's label and modality names are kept in the datalist."""

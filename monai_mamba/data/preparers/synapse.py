@@ -9,7 +9,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from monai_mamba.data.preparers.common import find, save_nifti, write_datalist
+from monai_mamba.data.preparers.common import find, preparer, save_nifti, write_datalist
 
 __all__ = ["BTCV_TO_SYNAPSE", "SYNAPSE_TEST_CASES", "prepare_synapse"]
 
@@ -76,6 +76,7 @@ def _from_transunet(src: Path, dst: Path) -> dict[str, dict]:
     return cases
 
 
+@preparer
 def prepare_synapse(src: str, dst: str, seed: int = 0) -> Path:
     """Synapse as TransUNet's protocol: 8 organs, 18 training and 12 test volumes (``SYNAPSE_TEST_CASES``). The
     papers' code validates on the test volumes, so ``validation`` lists them too (evaluate with ``--eval_split
