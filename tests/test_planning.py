@@ -19,6 +19,7 @@ from monai_mamba.planning import (
     compute_fingerprint,
     intensity_normalization,
     load_or_make_plan,
+    make_plan,
     plan_network,
     pooling_and_kernels,
     target_spacing,
@@ -123,3 +124,30 @@ def test_normalization_follows_the_modality():
     torch.testing.assert_close(out, torch.tensor([[-3.0, -3.0, 0.0, 4.0, 4.0]]))  # clipped, then (x - 100) / 50
     with pytest.raises(ValueError, match="mixed"):
         intensity_normalization(plan_network(_fingerprint([1, 1, 1], [64, 64, 64], channels=2), ["CT", "MR"]))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda label: label * 3, r"values \[0, 3, 6\] outside \[0, 3\)"),
+    (lambda label: label - 1, r"values \[-1, 0, 1\] outside \[0, 3\)"),
+], ids=["labels-above-num-classes", "negative-labels"])
+def test_the_planner_checks_the_data_first(change, message, tmp_path):
+    from monai_mamba.data import DataCheckError, make_demo_dataset
+
+    root = make_demo_dataset(tmp_path / "data", spatial_dims=3, num_classes=3, size=16, num_training=2,
+                             num_validation=0, num_testing=0)
+    label_path = tmp_path / "data" / json.loads((tmp_path / "data" / "datalist.json").read_text())["training"][0]["label"]
+    label = nib.load(label_path)
+    nib.save(nib.Nifti1Image(change(np.asanyarray(label.dataobj).astype(np.int16)), label.affine), label_path)
+    with pytest.raises(DataCheckError, match=message):
+        make_plan(f"{root}/datalist.json", str(tmp_path / "plan.json"), 3)
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_the_planner_refuses_fewer_than_two_classes(tmp_path):
+    from monai_mamba.data import make_demo_dataset
+
+    root = make_demo_dataset(tmp_path / "data", spatial_dims=3, num_classes=2, size=16, num_training=1,
+                             num_validation=0, num_testing=0)
+    result = subprocess.run([sys.executable, "-m", "monai_mamba.planning", "plan", "--datalist", f"{root}/datalist.json",
+                             "--output", str(tmp_path / "plan.json"), "--num_classes", "1"], capture_output=True, text=True)
+    assert result.returncode != 0 and "num_classes=1: give the number of classes including the background" in result.stderr

@@ -9,8 +9,12 @@ from monai_mamba.planning.plan_file import make_plan
 
 
 def plan(datalist: str, output: str, num_classes: int, modalities="MR", gpu_memory_gb: float = 8.0) -> None:
-    """Fingerprint the training cases of ``datalist`` and write MambaClinix's plan to ``output``."""
-    make_plan(datalist, output, num_classes, modalities, gpu_memory_gb)
+    """Check and fingerprint the training cases of ``datalist`` and write MambaClinix's plan to ``output``.
+    ``num_classes``: label values in the files are ``0 .. num_classes - 1`` (BraTS: 5, its labels being 0, 1, 2, 4)."""
+    try:
+        make_plan(datalist, output, num_classes, modalities, gpu_memory_gb)
+    except (FileNotFoundError, ValueError) as error:  # what the user can fix (DataCheckError included): no traceback
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":
