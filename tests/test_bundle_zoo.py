@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -28,7 +30,7 @@ def test_bundle_passes_the_zoo_checks(name):
     assert check_bundle(BUNDLES / name, release=False) == []
     files = {p.as_posix() for p in release_files(BUNDLES / name)}
     assert {"LICENSE", "configs/metadata.json", "docs/README.md", "docs/data_license.txt"} <= files
-    assert not any(f.startswith(("logs/", "eval/", "predictions/", "demo_data/")) for f in files)
+    assert not any(f.startswith(("logs/", "eval/", "predictions/", "demo/")) for f in files)
     assert "models/model.pt" not in files  # weights are released through large_files.yml
 
 
@@ -94,3 +96,26 @@ def test_checks_find_what_the_zoo_refuses(tmp_path):
                      "names 4 channels in channel_def but num_channels is 3", "notes.md: contains a personal path",
                      "logs/: run outputs", "models/big.bin: not a release file", "big.bin: over 25 MB"):
         assert expected in problems, expected
+
+
+def test_check_on_a_folder_that_is_not_a_bundle_says_so(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "monai_mamba.bundles", "check", str(tmp_path)], capture_output=True,
+                            text=True)
+    assert result.returncode == 1 and f"{tmp_path} is not a bundle folder (no configs/ in it)" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["../lightm_unet", "lightm_unet/../mamba_unet", "/etc", ".."])
+def test_pack_refuses_a_name_that_is_a_path(name, tmp_path):
+    with pytest.raises(ValueError, match="without path separators or '..'"):
+        pack_bundle(name, str(tmp_path), bundles_dir=BUNDLES)
+
+
+def test_pack_refuses_symbolic_links(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password")
+    bundle = _copy("lightm_unet", tmp_path)
+    (bundle / "docs" / "notes.txt").symlink_to(secret)
+    with pytest.raises(ValueError, match=r"notes.txt is a symbolic link: a release holds plain files only"):
+        pack_bundle("lightm_unet", str(tmp_path / "out"), bundles_dir=tmp_path / "bundles")
+    assert not (tmp_path / "out").exists()
+    assert any("notes.txt: a symbolic link" in p for p in check_bundle(bundle, release=False))

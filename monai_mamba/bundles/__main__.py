@@ -13,7 +13,10 @@ from monai_mamba.bundles.zoo import check_bundle
 
 def pack(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEIGHTS_URL) -> str:
     """Write the model-zoo zip of bundle ``name`` (see ``monai_mamba.bundles.pack_bundle``)."""
-    return str(pack_bundle(name, output_dir, weights_url))
+    try:
+        return str(pack_bundle(name, output_dir, weights_url))
+    except (FileNotFoundError, ValueError) as error:  # what the user can fix: the message alone, no traceback
+        raise SystemExit(f"error: {error}") from None
 
 
 def check(path: str, release: bool = True) -> None:

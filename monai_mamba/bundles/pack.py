@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 import tempfile
 import zipfile
@@ -39,6 +40,9 @@ def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEI
     Raises:
         FileNotFoundError: no bundle ``name``. ValueError: the packed bundle fails the zoo checks (listed).
     """
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
+        raise ValueError(f"bundle name {name!r}: a bundle is named by its folder in {bundles_dir} (letters, digits, "
+                         "'_', '-', '.'), without path separators or '..'.")
     source = Path(bundles_dir) / name
     if not (source / "configs" / "metadata.json").is_file():
         available = sorted(p.name for p in Path(bundles_dir).iterdir() if (p / "configs").is_dir())
@@ -47,6 +51,11 @@ def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEI
     with tempfile.TemporaryDirectory() as temporary:
         staged = Path(temporary) / name
         for relative in release_files(source):
+            linked = [source / Path(*relative.parts[: i + 1]) for i in range(len(relative.parts))
+                      if (source / Path(*relative.parts[: i + 1])).is_symlink()]
+            if linked:
+                raise ValueError(f"{linked[0]} is a symbolic link: a release holds plain files only (a link could ship "
+                                 "a file from outside the bundle); replace it by the file itself.")
             (staged / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / relative, staged / relative)
         entry = {"path": "models/model.pt", "url": weights_url.format(name=name, version=version),

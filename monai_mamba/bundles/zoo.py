@@ -18,7 +18,7 @@ README_SECTIONS = ("Model Overview", "Data", "Training configuration", "Performa
 METADATA_KEYS = ("version", "changelog", "monai_version", "pytorch_version", "numpy_version",
                  "required_packages_version", "task", "description", "authors", "copyright", "network_data_format")
 TENSOR_KEYS = ("type", "format", "num_channels", "spatial_shape", "dtype", "value_range", "is_patch_data", "channel_def")
-OUTPUT_FOLDERS = ("logs", "eval", "predictions", "demo_data", "__pycache__")
+OUTPUT_FOLDERS = ("logs", "eval", "predictions", "demo", "__pycache__")
 MODEL_FILES = ("model.pt", "model.ts", "plan.json")  # what models/ may hold (the weights come via large_files.yml)
 SHIPPED_MODEL_FILES = ("plan.json",)  # what a release carries in models/ itself
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -87,11 +87,14 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
     and lists the packages the configs import; no file over 25 MB unless ``large_files.yml`` lists it; no personal
     paths in text files. Without ``release`` (a working copy) run outputs, ``models/`` included, are not looked at;
     with ``release`` (a packed bundle): no run outputs or caches (``logs/``, ``eval/``,
-    ``predictions/``, ``demo_data/``, ``__pycache__``, other than ``MODEL_FILES`` in ``models/``).
+    ``predictions/``, ``demo/``, ``__pycache__``, other than ``MODEL_FILES`` in ``models/``).
     Not checked here: MONAI's JSON schema itself (``verify_metadata`` downloads it) and the network's input/output
     shapes (``verify_net_in_out``, run by the tests).
     """
     bundle_dir = Path(bundle_dir)
+    if not (bundle_dir / "configs").is_dir():
+        return [f"{bundle_dir} is not a bundle folder (no configs/ in it); give the folder that holds configs/, docs/ "
+                "and LICENSE, e.g. bundles/lightm_unet."]
     problems = []
     for required in ("LICENSE", "configs/metadata.json", "docs/README.md", "docs/data_license.txt"):
         if not (bundle_dir / required).is_file():
@@ -136,8 +139,11 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
                              if n not in MODEL_FILES]
         folders[:] = [f for f in folders if f not in OUTPUT_FOLDERS
                       and (release or relative_root != Path(".") or f != "models")]  # a working copy: outputs ignored
-        for name in names:
+        for name in names + [f for f in folders if (Path(root) / f).is_symlink()]:
             path, relative = Path(root) / name, (relative_root / name).as_posix()
+            if path.is_symlink():
+                problems.append(f"{relative}: a symbolic link (to {os.readlink(path)}); a release holds plain files only")
+                continue
             if path.stat().st_size > MAX_FILE_BYTES and relative not in large:
                 problems.append(f"{relative}: over 25 MB and not in large_files.yml")
             if path.suffix in (".json", ".yaml", ".yml", ".md", ".txt", ".conf") and PERSONAL_PATH.search(
