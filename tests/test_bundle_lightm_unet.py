@@ -115,6 +115,6 @@ def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_what_a_bundle_run_writes_is_ignored_by_git():
     """Tests write to tmp folders; a developer's own runs write into the bundle folder, which git ignores."""
-    for name in ("models", "logs", "eval", "predictions", "demo_data"):
+    for name in ("models", "logs", "eval", "predictions", "demo"):
         ignored = subprocess.run(["git", "check-ignore", "-q", f"{BUNDLE}/{name}/"], cwd=BUNDLES).returncode == 0
         assert ignored, f"{name}/ is not ignored by git"

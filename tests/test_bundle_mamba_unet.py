@@ -45,7 +45,7 @@ def test_metadata_describes_the_network(tmp_path):
 def test_train_from_vmamba_weights_then_inference_and_evaluate(tmp_path, caplog):
     weights = tmp_path / "vssmtiny_dp01_ckpt_epoch_292.pth"
     torch.save({"model": random_vmamba_tiny_checkpoint()}, weights)
-    overrides = _tiny(tmp_path, max_iterations=4, val_interval=2, batch_size=4, slices_per_volume=2,
+    overrides = _tiny(tmp_path, max_iterations=4, iterations_per_epoch=2, batch_size=4, slices_per_volume=2,
                       pretrained_path=str(weights), **{"network_def#feature_size": 96})
     with caplog.at_level("INFO", logger="monai_mamba.weights"):
         run_bundle(BUNDLE, ["train.yaml"], **overrides)
@@ -67,6 +67,6 @@ def test_train_from_vmamba_weights_then_inference_and_evaluate(tmp_path, caplog)
 @pytest.mark.slow
 def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
     run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"],
-                 **_tiny(tmp_path, max_iterations=2, val_interval=1, batch_size=2, slices_per_volume=2,
+                 **_tiny(tmp_path, max_iterations=2, iterations_per_epoch=1, batch_size=2, slices_per_volume=2,
                          **{"network_def#feature_size": 8}))
     assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=2.pt").is_file()

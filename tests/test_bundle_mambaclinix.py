@@ -57,8 +57,9 @@ def test_every_config_parses_and_builds(configs, ids, overlay, tmp_path):
 
 def test_metadata_describes_the_network(tmp_path):
     data = _data(tmp_path)
-    (tmp_path / "models").mkdir()
-    make_plan(f"{data}/datalist.json", str(tmp_path / "models" / "plan.json"), 4)  # inference reads the plan
+    models = tmp_path / "demo" / "brats" / "models"  # no dataset_dir: the demo's run folder
+    models.mkdir(parents=True)
+    make_plan(f"{data}/datalist.json", str(models / "plan.json"), 5)  # inference reads the plan
     verify_bundle_metadata(BUNDLE, tmp_path, n=1)
 
 

@@ -28,7 +28,7 @@ def _tiny(tmp_path, num_classes=4, **extra):
 
 def _stage1(tmp_path):
     """A stage-1 checkpoint (what train_reconstruction.yaml writes)."""
-    overrides = _tiny(tmp_path, reconstruction_iterations=2, val_interval=1, batch_size=2, slices_per_volume=2)
+    overrides = _tiny(tmp_path, reconstruction_iterations=2, iterations_per_epoch=1, batch_size=2, slices_per_volume=2)
     run_bundle(BUNDLE, ["train.yaml", "train_reconstruction.yaml"], **overrides)
     return overrides
 
@@ -70,7 +70,7 @@ def test_metadata_describes_the_network(tmp_path):
 
 def test_stage_2_without_stage_1_says_which_command_makes_it(tmp_path):
     with pytest.raises(Exception) as error:
-        run_bundle(BUNDLE, ["train.yaml"], **_tiny(tmp_path, max_iterations=2, val_interval=1))
+        run_bundle(BUNDLE, ["train.yaml"], **_tiny(tmp_path, max_iterations=2, iterations_per_epoch=1))
     message = error_messages(error.value)
     assert "reconstruction.pt" in message and "train_reconstruction.yaml" in message
 
@@ -104,19 +104,19 @@ def test_both_stages_then_inference_and_evaluate(tmp_path):
 
 
 def test_demo_runs_stage_1_then_stage_2_in_one_command(tmp_path, caplog):
-    overrides = _tiny(tmp_path, demo=True, reconstruction_iterations=2, max_iterations=2, val_interval=1,
+    overrides = _tiny(tmp_path, demo=True, reconstruction_iterations=2, max_iterations=2, iterations_per_epoch=1,
                       batch_size=2, slices_per_volume=2)
     with caplog.at_level("INFO"):
         run_bundle(BUNDLE, ["train.yaml"], **overrides)
-    models = tmp_path / "bundle" / "models"
+    models = tmp_path / "bundle" / "demo" / "acdc" / "models"  # the demo's own run folder
     assert (models / "reconstruction.pt").is_file() and (models / "model.pt").is_file()
     assert caplog.text.index("weights written to") < caplog.text.index("loaded UNet from")
 
 
 @pytest.mark.slow
 def test_multi_gpu_config_runs_both_stages_in_two_cpu_processes_on_gloo(tmp_path):
-    overrides = _tiny(tmp_path, demo=True, reconstruction_iterations=2, max_iterations=2, val_interval=1,
+    overrides = _tiny(tmp_path, demo=True, reconstruction_iterations=2, max_iterations=2, iterations_per_epoch=1,
                       batch_size=2, slices_per_volume=2)
     run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], **overrides)
-    models = tmp_path / "bundle" / "models"
+    models = tmp_path / "bundle" / "demo" / "acdc" / "models"
     assert (models / "reconstruction.pt").is_file() and (models / "checkpoint_epoch=2.pt").is_file()

@@ -26,7 +26,7 @@ def test_config_ids_monai_label_reads(name):
     assert "_meta_" not in text  # MONAI Label reads inference.json without the metadata
     inference = ConfigParser(json.loads(text))
     assert all(key in inference for key in INFER_IDS)
-    loaders = [h for h in inference["handlers"] if h["_target_"] == "CheckpointLoader"]
+    loaders = [h for h in inference["handlers"] if h["_target_"] == "monai_mamba.handlers.TrainedModelLoader"]
     assert loaders and loaders[0]["load_path"] == "$@ckpt_dir + '/model.pt'" and inference["ckpt_dir"].endswith("'/models'")
     train = ConfigParser()
     train.read_config(str(configs / "train.yaml"))
