@@ -22,16 +22,35 @@ __all__ = ["DEFAULT_WEIGHTS_URL", "pack_bundle"]
 logger = logging.getLogger(__name__)
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
-DEFAULT_WEIGHTS_URL = "https://github.com/monai-mamba/monai-mamba/releases/download/{name}_v{version}/model.pt"
+DEFAULT_WEIGHTS_URL = "https://github.com/monai-mamba/monai-mamba/releases/download/{name}_v{version}/{file}"
+LARGE_MODEL_FILES = ("model.pt", "model.ts")  # released through large_files.yml (model.ts: the traced TorchScript)
+_DEMO_LINE = re.compile(r"^demo:.*$", re.M)
+_RELEASE_DEMO = "demo: false             # a release runs on your data (--dataset_dir); --demo true for the generated demo"
+
+
+def _configure_for_release(staged: Path) -> None:
+    """A released bundle runs on the user's data: ``demo`` is false in its configs (MONAI Label and the zoo run them
+    without ``--dataset_dir``), so the paper-scale sizes apply and outputs go to ``models/``, next to the released
+    weights and plan."""
+    train = staged / "configs" / "train.yaml"
+    if train.is_file() and _DEMO_LINE.search(train.read_text()):
+        train.write_text(_DEMO_LINE.sub(_RELEASE_DEMO, train.read_text(), count=1))
+    inference = staged / "configs" / "inference.json"
+    if inference.is_file():
+        config = json.loads(inference.read_text())
+        if "demo" in config:
+            config["demo"] = False
+            inference.write_text(json.dumps(config, indent=4) + "\n")
 
 
 def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEIGHTS_URL,
                 bundles_dir: str | Path = BUNDLES) -> Path:
     """Write ``<output_dir>/<name>_v<version>.zip`` (the zoo's naming), holding ``<name>/`` with the bundle's
     release files (``monai_mamba.bundles.zoo.release_files``: configs, docs, LICENSE, a MambaClinix plan) and a
-    ``large_files.yml`` whose ``models/model.pt`` entry points at ``weights_url`` (``{name}`` and ``{version}``
-    filled in; with the file's SHA-256 when ``models/model.pt`` exists locally). The packed folder must pass
-    ``check_bundle``.
+    ``large_files.yml`` whose ``models/model.pt`` entry (and ``models/model.ts``, a traced TorchScript, when one is
+    there) points at ``weights_url`` (``{name}``, ``{version}`` and ``{file}`` filled in; with the file's SHA-256
+    when it exists locally). The released configs have ``demo: false`` (``_configure_for_release``). The packed folder
+    must pass ``check_bundle`` (release checks: its inference network builds from the released files, no demo plan).
 
     Unpack with ``python -m monai.bundle download --name <name> --url file:///path/to/<name>_v<version>.zip
     --bundle_dir DIR`` (or any unzip); ``python -m monai.bundle download_large_files --bundle_path DIR/<name>``
@@ -58,12 +77,18 @@ def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEI
                                  "a file from outside the bundle); replace it by the file itself.")
             (staged / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / relative, staged / relative)
-        entry = {"path": "models/model.pt", "url": weights_url.format(name=name, version=version),
-                 "hash_val": "", "hash_type": ""}
-        if (source / "models" / "model.pt").is_file():
-            entry["hash_val"] = hashlib.sha256((source / "models" / "model.pt").read_bytes()).hexdigest()
-            entry["hash_type"] = "sha256"
-        (staged / "large_files.yml").write_text(yaml.safe_dump({"large_files": [entry]}, sort_keys=False))
+        _configure_for_release(staged)
+        entries = []
+        for file in LARGE_MODEL_FILES:
+            local = source / "models" / file
+            if file != "model.pt" and not local.is_file():
+                continue
+            entry = {"path": f"models/{file}", "url": weights_url.format(name=name, version=version, file=file),
+                     "hash_val": "", "hash_type": ""}
+            if local.is_file():
+                entry["hash_val"], entry["hash_type"] = hashlib.sha256(local.read_bytes()).hexdigest(), "sha256"
+            entries.append(entry)
+        (staged / "large_files.yml").write_text(yaml.safe_dump({"large_files": entries}, sort_keys=False))
         problems = check_bundle(staged)
         if problems:
             raise ValueError(f"bundle {name} fails the model-zoo checks:\n  - " + "\n  - ".join(problems))

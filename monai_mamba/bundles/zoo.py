@@ -77,6 +77,31 @@ def _check_metadata(meta: dict, imported: set[str]) -> list[str]:
     return problems
 
 
+def _check_release_network(bundle_dir: Path) -> list[str]:
+    """What a downloaded bundle needs to build its network: ``network_def`` of ``inference.json`` instantiates from
+    the released files alone (a MambaClinix plan in ``models/``), and a shipped plan is not the demo's."""
+    problems = []
+    plan = bundle_dir / "models" / "plan.json"
+    if plan.is_file() and json.loads(plan.read_text()).get("made_from", {}).get("demo"):
+        problems.append("models/plan.json was made from the generated demo data; release the plan of the run on your "
+                        "data (models/plan.json of that run)")
+    inference = bundle_dir / "configs" / "inference.json"
+    if inference.is_file():
+        parser = ConfigParser()
+        try:
+            parser.read_config(str(inference))
+            parser.update({"bundle_root": str(bundle_dir)})
+            parser.get_parsed_content("network_def")
+        except Exception as error:  # anything that stops the zoo's verify_net_in_out
+            messages = []
+            while error is not None:
+                messages.append(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+                error = error.__cause__
+            problems.append(f"configs/inference.json: network_def cannot be built from the released files: "
+                            f"{messages[-1]}")
+    return problems
+
+
 def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
     """Everything that would make the model zoo refuse the bundle in ``bundle_dir``; an empty list when none.
 
@@ -87,7 +112,8 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
     and lists the packages the configs import; no file over 25 MB unless ``large_files.yml`` lists it; no personal
     paths in text files. Without ``release`` (a working copy) run outputs, ``models/`` included, are not looked at;
     with ``release`` (a packed bundle): no run outputs or caches (``logs/``, ``eval/``,
-    ``predictions/``, ``demo/``, ``__pycache__``, other than ``MODEL_FILES`` in ``models/``).
+    ``predictions/``, ``demo/``, ``__pycache__``, other than ``MODEL_FILES`` in ``models/``), and the inference network
+    builds from the released files alone, with no demo plan (``_check_release_network``).
     Not checked here: MONAI's JSON schema itself (``verify_metadata`` downloads it) and the network's input/output
     shapes (``verify_net_in_out``, run by the tests).
     """
@@ -125,6 +151,8 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
     if (bundle_dir / "docs" / "README.md").is_file():
         headings = set(re.findall(r"^##\s+(.+?)\s*$", (bundle_dir / "docs" / "README.md").read_text(), re.M))
         problems += [f"docs/README.md: no '## {s}' section" for s in README_SECTIONS if s not in headings]
+    if release:
+        problems += _check_release_network(bundle_dir)
     large = set()
     if (bundle_dir / "large_files.yml").is_file():
         large = {entry["path"] for entry in yaml.safe_load((bundle_dir / "large_files.yml").read_text())["large_files"]}

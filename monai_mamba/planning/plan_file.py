@@ -75,8 +75,8 @@ def make_plan(
                          "modalities": _modalities(modalities, first), "demo": bool(demo)}
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     temporary = f"{output}.{os.getpid()}.tmp"  # one per process: DDP ranks may plan at the same time
-    with open(temporary, "w") as f:
-        json.dump(plan, f, indent=2)
+    with open(temporary, "w") as f:  # as the model zoo's pre-commit hooks want released JSON: indent 4, final newline
+        f.write(json.dumps(plan, indent=4) + "\n")
     os.replace(temporary, output)
     logger.info("plan written to %s: patch %s, %d stages (%d HGCN), batch %d, spacing %s", output, plan["patch_size"],
                 plan["num_stages"], plan["num_hgcn_stages"], plan["batch_size"], [round(s, 3) for s in plan["spacing"]])
