@@ -17,7 +17,7 @@ from bundle_helpers import (
     run_torchrun,
     verify_bundle_metadata,
 )
-from monai.bundle import ckpt_export
+from monai.bundle import ckpt_export, onnx_export
 
 from monai_mamba.data import make_demo_dataset
 from monai_mamba.planning import make_plan
@@ -93,6 +93,16 @@ def test_plan_train_inference_evaluate_end_to_end(tmp_path):
     x = torch.randn(1, 4, 16, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(torch.jit.load(str(exported))(x), network.eval()(x), atol=1e-4, rtol=1e-4)
+
+    # python -m monai.bundle onnx_export ...: ONNX of the trained network, run by onnxruntime, same output
+    ort = pytest.importorskip("onnxruntime")
+    onnx_export(net_id="network_def", filepath=str(tmp_path / "model.onnx"), ckpt_file=str(models / "model.pt"),
+                meta_file=config_paths(BUNDLE, "metadata.json")[0], config_file=config_paths(BUNDLE, "inference.json")[0],
+                use_trace=True, input_shape=[1, 4, 16, 16, 16], **inference)
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    (output,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(output), network(x), atol=1e-4, rtol=1e-4)
 
 
 def test_ct_overlay_trains_one_epoch(tmp_path):

@@ -1,7 +1,8 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Every network exports with torch.jit.trace (what `monai.bundle ckpt_export --use_trace True` runs) and with
-torch.export, and the exported model gives the eager model's output: while tracing, the selective scan records its
-pure-PyTorch path (the compiled CPU kernel and mamba-ssm's CUDA kernel cannot be traced)."""
+"""Every network exports with torch.jit.trace (what `monai.bundle ckpt_export --use_trace True` runs), with
+torch.export and to ONNX (torch's exporter, what `monai.bundle onnx_export` runs), and the exported model gives the
+eager model's output (ONNX: run by onnxruntime): while tracing, the selective scan records its pure-PyTorch path (the
+compiled CPU kernel and mamba-ssm's CUDA kernel cannot be traced)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,15 @@ NETWORKS = {
     "SwinUMambaD": (lambda: SwinUMambaD(2, 1, 2), (1, 1, 64, 64)),
 }
 SLOW = pytest.mark.slow  # tracing unrolls the scan's chunk loops: seconds per network
+# the smallest inputs each network takes, for ONNX (export time grows with the unrolled scan: about a minute each)
+ONNX_SHAPES = {"MambaClinix": (1, 2, 16, 16, 16), "LightMUNet": (1, 1, 16, 16), "LightMUNet3d": (1, 1, 8, 8, 8),
+               "MambaUNet": (1, 1, 32, 32), "SwinUMamba": (1, 1, 32, 32), "SwinUMambaD": (1, 1, 32, 32)}
 
 
-def _eager(name):
+def _eager(name, shape=None):
     torch.manual_seed(0)
-    build, shape = NETWORKS[name]
+    build, default_shape = NETWORKS[name]
+    shape = shape or default_shape
     network = build().eval()  # eval: deep-supervision networks return the full-resolution map
     x = torch.randn(shape)
     with torch.no_grad():
@@ -50,3 +55,15 @@ def test_torch_export_matches_eager(name):
     with torch.no_grad():
         exported = torch.export.export(network, (x,))
         torch.testing.assert_close(exported.module()(x), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_onnx_export_runs_in_onnxruntime_and_matches_eager(name, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    network, x, expected = _eager(name, ONNX_SHAPES[name])
+    torch.onnx.export(network, (x,), str(tmp_path / "model.onnx"), input_names=["image"], output_names=["pred"])
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    (output,) = session.run(None, {"image": x.numpy()})
+    torch.testing.assert_close(torch.from_numpy(output), expected, atol=1e-4, rtol=1e-4)
