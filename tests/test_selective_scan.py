@@ -195,3 +195,11 @@ def test_gpu_backends_match_reference(backend):
         pytest.skip(f"{backend} backend unavailable")
     inputs = make_scan_inputs(device="cuda", length=1000)
     _check_against_reference(inputs, backend, last_state=True)
+
+
+def test_one_import_reaches_every_subpackage_lazily():
+    code = ("import sys, monai_mamba; assert 'monai_mamba.nets' not in sys.modules; "
+            "assert monai_mamba.nets.LightMUNet and monai_mamba.bundles.bundle_root and monai_mamba.data.load_datalist; "
+            "assert 'numba' not in sys.modules and 'mamba_ssm' not in sys.modules")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
