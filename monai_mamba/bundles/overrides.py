@@ -22,31 +22,11 @@ class UnknownOverrideError(ValueError):
     """A command-line override names no id of the config."""
 
 
-def _command_line():
-    """The config files and the overrides of the running ``monai.bundle run`` (from ``create_workflow``'s frame), or
-    None when the workflow was not created that way (e.g. MONAI Label builds it itself)."""
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            local = frame.f_locals
-            if frame.f_code.co_name == "create_workflow" and "_args" in local and "config_file" in local:
-                return local["config_file"], dict(local["_args"])
-            frame = frame.f_back
-    finally:
-        del frame
-    return None
-
-
-def check_overrides() -> None:
-    """Compare the ``--key value`` overrides of the running ``python -m monai.bundle run`` with the ids of its config
-    files: an override of a top-level id that no config file defines (a typo, or a setting of another bundle) raises
-    ``UnknownOverrideError`` with the closest ids; a new argument inside a component (``--network_def#dropout 0.1``)
-    is allowed with a warning. Called first in every config's ``initialize``; does nothing outside ``monai.bundle run``.
-    """
-    found = _command_line()
-    if found is None or found[0] is None:
-        return
-    config_files, overrides = found
+def check_overrides(config_files, overrides: dict) -> None:
+    """Compare command-line ``overrides`` with the ids of ``config_files`` (expanded): an override of a top-level id
+    that no config file defines (a typo, or a setting of another bundle) raises ``UnknownOverrideError`` with the
+    closest ids; a new argument inside a component (``--network_def#dropout 0.1``) is allowed with a warning.
+    ``monai_mamba.bundles.load_config()`` calls it first in every config's ``initialize``."""
     defined = ConfigParser()
     defined.read_config(config_files)
     top_level = list(defined.get())
@@ -65,6 +45,7 @@ def check_overrides() -> None:
         close = difflib.get_close_matches(key_id.split("#")[0], top_level, n=3)
         unknown.append(f"--{key}" + (f" (did you mean {', '.join('--' + c for c in close)}?)" if close else ""))
     if unknown:
+        files = [config_files] if isinstance(config_files, str) else list(config_files)
         raise UnknownOverrideError(
-            f"{', '.join(unknown)}: no such setting in {', '.join(str(f) for f in ([config_files] if isinstance(config_files, str) else config_files))}; "
-            "nothing was run. Check the spelling (the settings are the top-level keys of the config files).")
+            f"{', '.join(unknown)}: no such setting in {', '.join(str(f) for f in files)}; nothing was run. Check the "
+            "spelling (the settings are the top-level keys of the config files).")

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from monai.bundle import ConfigParser
+
+from monai_mamba.bundles.config_files import BASES_KEY, release_config
 from monai_mamba.bundles.zoo import check_bundle, release_files
 
 __all__ = ["DEFAULT_WEIGHTS_URL", "pack_bundle"]
@@ -26,6 +29,33 @@ DEFAULT_WEIGHTS_URL = "https://github.com/monai-mamba/monai-mamba/releases/downl
 LARGE_MODEL_FILES = ("model.pt", "model.ts")  # released through large_files.yml (model.ts: the traced TorchScript)
 _DEMO_LINE = re.compile(r"^demo:.*$", re.M)
 _RELEASE_DEMO = "demo: false             # a release runs on your data (--dataset_dir); --demo true for the generated demo"
+
+
+_HEADER = ("# {name} v{version}, released configuration: {file} merged with the shared blocks it names in the "
+           "repository\n# (python -m monai_mamba.bundles pack); docs/README.md explains the settings.\n")
+
+
+def _local_bases(configs: Path) -> set[Path]:
+    """The bundle's own config files that are only bases of its other configs (merged into them, not shipped)."""
+    named = set()
+    for path in configs.glob("*"):
+        if path.suffix in (".json", ".yaml", ".yml") and path.name != "metadata.json":
+            config = ConfigParser.load_config_file(str(path))
+            named |= {(path.parent / base).resolve() for base in config.get(BASES_KEY, [])}
+    return {p for p in named if p.parent == configs.resolve()}
+
+
+def _write_release_config(source: Path, target: Path, name: str, version: str) -> None:
+    """``target``: ``source`` alone when it names no bases, else its merge with them (``release_config``)."""
+    if BASES_KEY not in ConfigParser.load_config_file(str(source)):
+        shutil.copy2(source, target)
+        return
+    merged = release_config(source)
+    if source.suffix == ".json":
+        target.write_text(json.dumps(merged, indent=4) + "\n")
+    else:
+        header = _HEADER.format(name=name, version=version, file=source.name)
+        target.write_text(header + yaml.safe_dump(merged, sort_keys=False, width=float("inf"), allow_unicode=True))
 
 
 def _configure_for_release(staged: Path) -> None:
@@ -46,7 +76,8 @@ def _configure_for_release(staged: Path) -> None:
 def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEIGHTS_URL,
                 bundles_dir: str | Path = BUNDLES) -> Path:
     """Write ``<output_dir>/<name>_v<version>.zip`` (the zoo's naming), holding ``<name>/`` with the bundle's
-    release files (``monai_mamba.bundles.zoo.release_files``: configs, docs, LICENSE, a MambaClinix plan) and a
+    release files (``monai_mamba.bundles.zoo.release_files``: configs, docs, LICENSE, a MambaClinix plan; every config
+    that names ``bases`` written as one standalone file, ``release_config``) and a
     ``large_files.yml`` whose ``models/model.pt`` entry (and ``models/model.ts``, a traced TorchScript, when one is
     there) points at ``weights_url`` (``{name}``, ``{version}`` and ``{file}`` filled in; with the file's SHA-256
     when it exists locally). The released configs have ``demo: false`` (``_configure_for_release``). The packed folder
@@ -69,14 +100,20 @@ def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEI
     version = json.loads((source / "configs" / "metadata.json").read_text())["version"]
     with tempfile.TemporaryDirectory() as temporary:
         staged = Path(temporary) / name
+        bases_only = _local_bases(source / "configs")
         for relative in release_files(source):
             linked = [source / Path(*relative.parts[: i + 1]) for i in range(len(relative.parts))
                       if (source / Path(*relative.parts[: i + 1])).is_symlink()]
             if linked:
                 raise ValueError(f"{linked[0]} is a symbolic link: a release holds plain files only (a link could ship "
                                  "a file from outside the bundle); replace it by the file itself.")
+            if (source / relative).resolve() in bases_only:
+                continue
             (staged / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source / relative, staged / relative)
+            if relative.parts[0] == "configs" and relative.suffix in (".json", ".yaml", ".yml"):
+                _write_release_config(source / relative, staged / relative, name, version)
+            else:
+                shutil.copy2(source / relative, staged / relative)
         _configure_for_release(staged)
         entries = []
         for file in LARGE_MODEL_FILES:

@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 from monai.bundle import ConfigParser
 
+from monai_mamba.bundles.config_files import BASES_KEY, expand_config_files, release_config
+
 __all__ = ["check_bundle", "release_files"]
 
 README_SECTIONS = ("Model Overview", "Data", "Training configuration", "Performance", "MONAI Bundle Commands",
@@ -132,18 +134,22 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
     for path in configs:
         if path.suffix not in (".json", ".yaml", ".yml"):
             continue
-        text = path.read_text()
         try:
             _load_refusing_duplicate_keys(path)
-        except Exception as error:  # any parse error is the finding
+            config = ConfigParser.load_config_file(str(path))
+            text = path.read_text() if BASES_KEY not in config else path.read_text() + yaml.safe_dump(
+                release_config(path))  # what it imports, its bases included
+        except Exception as error:  # any parse error (the file or a base) is the finding
             problems.append(f"configs/{path.name}: does not parse: {str(error).splitlines()[0]}")
+            continue
         imported |= set(re.findall(r"\$import ([A-Za-z_]\w*)", text)) | set(re.findall(r"\$from ([A-Za-z_]\w*)", text))
         imported |= set(re.findall(r"_target_\"?:\s*\"?([A-Za-z_]\w*)\.", text))
     for overlay in ("evaluate.yaml", "multi_gpu_train.yaml"):
         if (bundle_dir / "configs" / overlay).is_file():
             try:
                 parser = ConfigParser()
-                parser.read_config([str(bundle_dir / "configs" / "train.yaml"), str(bundle_dir / "configs" / overlay)])
+                parser.read_config(expand_config_files([bundle_dir / "configs" / "train.yaml",
+                                                        bundle_dir / "configs" / overlay]))
             except Exception as error:
                 problems.append(f"configs/{overlay} does not merge over train.yaml: {str(error).splitlines()[0]}")
     if (bundle_dir / "configs" / "metadata.json").is_file():

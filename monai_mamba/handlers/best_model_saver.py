@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import ignite.distributed as idist
 from ignite.engine import Engine
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointSaver
@@ -22,9 +23,10 @@ class _AtomicFixedNameSaver(DiskSaver):
 
     def __call__(self, checkpoint, filename, metadata=None) -> None:
         super().__call__(checkpoint, self.filename, metadata)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(os.path.join(self.dirname, self.filename), 0o666 & ~umask)
+        if idist.get_rank() == self.save_on_rank:  # the rank that wrote it (ignite writes on one rank)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(os.path.join(self.dirname, self.filename), 0o666 & ~umask)
 
     def remove(self, filename: str) -> None:
         """The next best model replaces the file by renaming; nothing is deleted before."""
