@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from monai.bundle import ConfigParser, ConfigWorkflow, verify_net_in_out
+from monai.bundle import ConfigParser, ConfigWorkflow, create_workflow, verify_net_in_out
 
+from monai_mamba.bundles import expand_config_files
 from monai_mamba.data import make_demo_dataset
 
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
@@ -20,11 +23,11 @@ def config_paths(bundle: str, *names: str) -> list[str]:
 
 
 def build_config_ids(bundle: str, configs: list[str], ids: list[str], overrides) -> ConfigParser:
-    """Merge ``configs`` (duplicate keys refused) with the metadata, apply ``overrides`` (a dict, or a function of
-    the parser giving one), and instantiate every id in ``ids``; returns the parser."""
+    """Merge ``configs`` with the bases they name (duplicate keys refused) and the metadata, apply ``overrides`` (a
+    dict, or a function of the parser giving one), and instantiate every id in ``ids``; returns the parser."""
     os.environ["MONAI_FAIL_ON_DUPLICATE_CONFIG"] = "1"
     parser = ConfigParser()
-    parser.read_config(config_paths(bundle, *configs))
+    parser.read_config(expand_config_files(config_paths(bundle, *configs)))
     parser.read_meta(config_paths(bundle, "metadata.json")[0])
     parser.update(overrides(parser) if callable(overrides) else overrides)
     for name in ids:
@@ -32,21 +35,35 @@ def build_config_ids(bundle: str, configs: list[str], ids: list[str], overrides)
     return parser
 
 
-def verify_bundle_metadata(bundle: str, bundle_root: Path, n: int) -> None:
-    """``monai.bundle verify_net_in_out`` on inference.json, and the metadata's version and package list."""
+def copy_bundle(name: str, bundles_dir: Path) -> Path:
+    """The bundle as git has it (configs, docs, LICENSE) into ``bundles_dir/name``, with the shared blocks its configs
+    name (``bundles_dir/shared``), so that local run outputs do not enter a test; returns the copy."""
+    target = Path(bundles_dir) / name
+    for folder in ("configs", "docs"):
+        shutil.copytree(BUNDLES / name / folder, target / folder)
+    shutil.copy2(BUNDLES / name / "LICENSE", target / "LICENSE")
+    if not (Path(bundles_dir) / "shared").exists():
+        shutil.copytree(BUNDLES / "shared", Path(bundles_dir) / "shared")
+    return target
+
+
+def verify_bundle_metadata(bundle: str, bundle_root: Path, n: int, **overrides) -> None:
+    """``monai.bundle verify_net_in_out`` on inference.json alone (as ``ckpt_export`` and the zoo read it: its
+    network must not need its bases), and the metadata's version and package list."""
     verify_net_in_out(net_id="network_def", meta_file=config_paths(bundle, "metadata.json")[0],
-                      config_file=config_paths(bundle, "inference.json")[0], n=n, bundle_root=str(bundle_root))
+                      config_file=config_paths(bundle, "inference.json")[0], n=n, bundle_root=str(bundle_root),
+                      **overrides)
     meta = ConfigParser.load_config_file(config_paths(bundle, "metadata.json")[0])
     assert meta["version"] in meta["changelog"]
     assert "monai-mamba" in meta["required_packages_version"]
 
 
 def run_bundle(bundle: str, configs: list[str], **overrides) -> ConfigWorkflow:
-    """``python -m monai.bundle run --config_file [configs...] --<override> ...`` in this process."""
+    """``python -m monai.bundle run --config_file [configs...] --<override> ...`` in this process (create_workflow
+    initializes it, loading the bases the configs name)."""
     os.environ["MONAI_FAIL_ON_DUPLICATE_CONFIG"] = "1"
-    workflow = ConfigWorkflow(config_file=config_paths(bundle, *configs), logging_file=False, workflow_type=None,
-                              **overrides)
-    workflow.initialize()
+    workflow = create_workflow(config_file=config_paths(bundle, *configs), logging_file=False, workflow_type=None,
+                               **overrides)
     workflow.run()
     workflow.finalize()
     return workflow
@@ -69,6 +86,17 @@ def run_torchrun(bundle: str, configs: list[str], **overrides) -> None:
            "-m", "monai.bundle", "run", "--config_file", config, *args]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    _assert_rank0_alone_logged(Path(overrides["bundle_root"]), result.stdout + result.stderr)
+
+
+def _assert_rank0_alone_logged(bundle_root: Path, output: str) -> None:
+    """The logs of a 2-process run come from rank 0 alone: every TensorBoard event file was written by one process
+    (its pid is in the file name), and the per-epoch summary of the statistics handler appears once per epoch."""
+    events = list(bundle_root.rglob("events.out.tfevents.*"))
+    assert events, "no TensorBoard log written"
+    assert len({e.name.split(".")[4] for e in events}) == 1, [e.name for e in events]
+    summaries = re.findall(r"Epoch\[(\d+)\] Metrics -- [^\n]*val_mean_dice", output)
+    assert summaries and len(summaries) == len(set(summaries)), summaries  # one validation summary per epoch
 
 
 def error_messages(error: BaseException) -> str:

@@ -37,30 +37,8 @@ def _tiny_overrides(tmp_path, task, epochs=1):
                 batch_size=1, samples_per_image=1, **{"network_def#init_filters": 8})
 
 
-@pytest.mark.parametrize(
-    "configs, ids",
-    [
-        (["train.yaml"], ["train#trainer", "validate#evaluator"]),
-        (["train.yaml", "lits_3d.yaml"], ["train#trainer", "validate#evaluator"]),
-        (["train.yaml", "evaluate.yaml"], ["validate#evaluator"]),
-        (["inference.json"], ["evaluator"]),
-        (["inference.json", "lits_3d.yaml"], ["evaluator"]),
-        (["train.yaml", "multi_gpu_train.yaml"], ["network_def"]),  # the rest needs a process group
-    ],
-)
-def test_every_config_parses_and_builds(configs, ids, tmp_path):
-    def tiny(parser):
-        data = make_demo_dataset(tmp_path / "data", spatial_dims=parser["spatial_dims"],
-                                 num_classes=parser["num_classes"], size=16, num_training=1, num_validation=1,
-                                 num_testing=1)
-        return {"bundle_root": str(tmp_path), "dataset_dir": data, "patch_size": [16] * parser["spatial_dims"]}
-
-    parser = build_config_ids(BUNDLE, configs, ids, tiny)
-    assert parser.get_parsed_content("network_def").__class__.__name__ == "LightMUNet"
 
 
-def test_metadata_describes_the_network(tmp_path):
-    verify_bundle_metadata(BUNDLE, tmp_path, n=4)
 
 
 @pytest.mark.parametrize("task", ["2d", "3d"])

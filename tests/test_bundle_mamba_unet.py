@@ -22,24 +22,8 @@ def _tiny(tmp_path, num_classes=4, **extra):
             "network_def#feature_size": 8, **extra}
 
 
-@pytest.mark.parametrize(
-    "configs, ids",
-    [
-        (["train.yaml"], ["train#trainer", "validate#evaluator"]),
-        (["train.yaml", "synapse.yaml"], ["train#trainer"]),
-        (["train.yaml", "evaluate.yaml"], ["validate#evaluator"]),
-        (["inference.json"], ["evaluator"]),
-        (["inference.json", "synapse.yaml"], ["evaluator"]),
-        (["train.yaml", "multi_gpu_train.yaml"], ["network_def"]),  # the rest needs a process group
-    ],
-)
-def test_every_config_parses_and_builds(configs, ids, tmp_path):
-    parser = build_config_ids(BUNDLE, configs, ids, lambda parser: _tiny(tmp_path, parser["num_classes"]))
-    assert parser.get_parsed_content("network_def").__class__.__name__ == "MambaUNet"
 
 
-def test_metadata_describes_the_network(tmp_path):
-    verify_bundle_metadata(BUNDLE, tmp_path, n=2)
 
 
 def test_train_from_vmamba_weights_then_inference_and_evaluate(tmp_path, caplog):

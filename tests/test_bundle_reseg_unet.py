@@ -33,20 +33,6 @@ def _stage1(tmp_path):
     return overrides
 
 
-@pytest.mark.parametrize(
-    "configs, ids",
-    [
-        (["train.yaml"], ["reconstruction#trainer", "validate#evaluator"]),
-        (["train.yaml", "synapse.yaml"], ["reconstruction#trainer"]),
-        (["train.yaml", "evaluate.yaml"], ["validate#evaluator"]),
-        (["inference.json"], ["evaluator"]),
-        (["inference.json", "synapse.yaml"], ["evaluator"]),
-        (["train.yaml", "multi_gpu_train.yaml"], ["network_def", "reconstruction_network_def"]),  # + a process group
-    ],
-)
-def test_every_config_parses_and_builds(configs, ids, tmp_path):
-    parser = build_config_ids(BUNDLE, configs, ids, lambda parser: _tiny(tmp_path, parser["num_classes"]))
-    assert parser.get_parsed_content("network_def").__class__.__name__ == "UNet"
 
 
 @pytest.mark.parametrize("target, args", [
@@ -64,8 +50,6 @@ def test_the_network_is_one_config_value(target, args, tmp_path):
         assert reconstruction.eval()(torch.zeros(1, 1, 32, 32)).shape[1] == 1  # the image's channels
 
 
-def test_metadata_describes_the_network(tmp_path):
-    verify_bundle_metadata(BUNDLE, tmp_path, n=2)
 
 
 def test_stage_2_without_stage_1_says_which_command_makes_it(tmp_path):
@@ -97,7 +81,7 @@ def test_both_stages_then_inference_and_evaluate(tmp_path):
     run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml"], **overrides)
     eval_dir = tmp_path / "bundle" / "eval"
     with open(eval_dir / "metrics.csv") as f:
-        assert {row[0] for row in csv.reader(f)} == {"val_mean_dice", "val_hd95"}
+        assert {row[0] for row in csv.reader(f)} == {"val_mean_dice", "val_hd95", "val_asd"}
     with open(eval_dir / "val_mean_dice_raw.csv") as f:  # per case and class, as the paper's tables
         header = next(csv.reader(f))
     assert header == ["filename", "class0", "class1", "class2", "mean"]

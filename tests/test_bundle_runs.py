@@ -121,8 +121,9 @@ def test_a_misspelled_setting_stops_before_anything_runs(tmp_path):
 @pytest.mark.parametrize("configs", [["inference.json"], ["train.yaml", "evaluate.yaml"]])
 def test_inference_and_evaluation_before_training_name_the_command_that_makes_the_model(configs, tmp_path):
     data = tiny_dataset(tmp_path, 2, 2, 16)
+    tiny = TINY if "train.yaml" in configs else {"patch_size": [16, 16], "network_def#init_filters": 8}
     with pytest.raises(Exception) as error:
-        run_bundle("lightm_unet", configs, bundle_root=str(tmp_path / "bundle"), dataset_dir=data, **TINY)
+        run_bundle("lightm_unet", configs, bundle_root=str(tmp_path / "bundle"), dataset_dir=data, **tiny)
     message = error_messages(error.value)
     train_yaml = config_paths("lightm_unet", "train.yaml")[0]
     assert "models/model.pt not found" in message

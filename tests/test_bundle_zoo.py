@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bundle_helpers import BUNDLES
+from bundle_helpers import BUNDLES, copy_bundle
 from monai.bundle import download, verify_metadata, verify_net_in_out
 
 from monai_mamba.bundles import check_bundle, pack_bundle, release_files
@@ -45,12 +45,7 @@ def test_metadata_validates_against_the_schema_it_cites(name):
 
 
 def _copy(name, tmp_path):
-    """The bundle as git has it (configs, docs, LICENSE), so local run outputs do not enter the test."""
-    target = tmp_path / "bundles" / name
-    for folder in ("configs", "docs"):
-        shutil.copytree(BUNDLES / name / folder, target / folder)
-    shutil.copy2(BUNDLES / name / "LICENSE", target / "LICENSE")
-    return target
+    return copy_bundle(name, tmp_path / "bundles")
 
 
 def test_pack_then_download_from_a_file_url_then_run(tmp_path):

@@ -26,7 +26,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, run_bundle
+from bundle_helpers import copy_bundle, run_bundle
 from monai.bundle import ConfigWorkflow
 
 from monai_mamba.bundles import pack_bundle
@@ -58,10 +58,7 @@ def _request(url: str, data: bytes | None = None, content_type: str | None = Non
 def _deploy(name: str, tmp_path: Path, data: str, overrides: dict) -> Path:
     """Train the bundle on ``data`` (1 epoch), release it (pack, unzip into the app's model/ folder, weights beside)."""
     run_bundle(name, ["train.yaml"], bundle_root=str(tmp_path / "trained"), dataset_dir=data, max_epochs=1, **overrides)
-    source = tmp_path / "src" / name
-    for folder in ("configs", "docs"):
-        shutil.copytree(BUNDLES / name / folder, source / folder)
-    shutil.copy2(BUNDLES / name / "LICENSE", source / "LICENSE")
+    source = copy_bundle(name, tmp_path / "src")
     shutil.copytree(tmp_path / "trained" / "models", source / "models",
                     ignore=shutil.ignore_patterns("checkpoint_*", "previous_runs", ".run.lock"))
     archive = pack_bundle(name, str(tmp_path / "dist"), weights_url="https://example.org/{file}", bundles_dir=tmp_path / "src")

@@ -209,3 +209,16 @@ def test_a_half_written_checkpoint_is_cleaned_on_the_next_start(tmp_path):
     _, log = _run(tmp_path, 2)
     assert [e for e, _ in log] == [2]
     assert not (tmp_path / "tmpab12cd_3").exists() and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_ranks_other_than_0_write_no_checkpoint_and_no_best_model(tmp_path, monkeypatch):
+    """Under DDP every rank runs the checkpoint handlers (each resumes from the files); only rank 0 writes."""
+    import ignite.distributed as idist
+
+    monkeypatch.setattr(idist, "get_rank", lambda: 1)
+    network = torch.nn.Linear(3, 1)
+    evaluator = _Evaluator(0.8)
+    BestModelSaver(str(tmp_path), {"model": network}).attach(evaluator)
+    evaluator.run([0], max_epochs=1)
+    _run(tmp_path, 2)
+    assert not list(tmp_path.glob("*.pt"))

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from bundle_helpers import BUNDLES
+from bundle_helpers import BUNDLES, copy_bundle
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export
 
 from monai_mamba.bundles import pack_bundle
@@ -91,10 +91,7 @@ def _release(name: str, tmp_path: Path, verify_bundle, data: str) -> Path:
     """Pack the bundle as a maintainer would after training (weights: the zoo's own fake-weights helper; MambaClinix:
     the plan of the run), publish the weights at a file:// URL, and download + unpack the release into
     ``tmp_path/models/<name>``, as the zoo holds it."""
-    source = tmp_path / "src" / name
-    for folder in ("configs", "docs"):
-        shutil.copytree(BUNDLES / name / folder, source / folder)
-    shutil.copy2(BUNDLES / name / "LICENSE", source / "LICENSE")
+    source = copy_bundle(name, tmp_path / "src")
     (source / "models").mkdir()
     if name == "mambaclinix":
         make_plan(f"{data}/datalist.json", str(source / "models" / "plan.json"), 5)

@@ -1,0 +1,107 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Every bundle, task and config, one table: the train, evaluate, multi-GPU and inference configs parse and build with
+their shared blocks, MONAI's properties of the train and infer workflows are all there, inference.json builds the
+network and the deterministic transforms the training run used, and the metadata describes the network."""
+
+from __future__ import annotations
+
+import pytest
+from bundle_helpers import build_config_ids, config_paths, tiny_dataset, verify_bundle_metadata
+from monai.bundle import create_workflow
+
+from monai_mamba.data import make_demo_dataset
+from monai_mamba.planning import make_plan
+
+# bundle, overlay, extra settings -> (data: spatial dims, channels, classes, size; tiny settings)
+CASES = {
+    ("lightm_unet", "", ""): ((2, 1, 2, 16), {"patch_size": [16, 16], "network_def#init_filters": 8}),
+    ("lightm_unet", "lits_3d.yaml", ""): ((3, 1, 3, 16), {"patch_size": [16, 16, 16], "network_def#init_filters": 8}),
+    ("mamba_unet", "", ""): ((3, 1, 4, [32, 32, 6]), {"image_size": [32, 32], "network_def#feature_size": 8}),
+    ("mamba_unet", "synapse.yaml", ""): ((3, 1, 9, [32, 32, 6]), {"image_size": [32, 32], "network_def#feature_size": 8}),
+    ("swin_umamba", "", ""): ((2, 1, 4, 32), {"patch_size": [32, 32]}),
+    ("swin_umamba", "", "SwinUMambaD"): ((2, 1, 4, 32), {"patch_size": [32, 32], "network_name": "SwinUMambaD"}),
+    ("swin_umamba", "microscopy.yaml", ""): ((2, 1, 3, 32), {"patch_size": [32, 32], "in_channels": 1}),
+    ("mambaclinix", "", ""): ((3, 4, 4, 16), {}),
+    ("mambaclinix", "abdomen_ct.yaml", ""): ((3, 1, 4, 16), {}),
+    ("mambaclinix", "liver_tumour.yaml", ""): ((3, 1, 3, 16), {}),
+    ("reseg_unet", "", ""): ((3, 1, 4, [32, 32, 6]), {"image_size": [32, 32], "network_factory#channels": [4, 8, 16, 32, 64]}),
+    ("reseg_unet", "synapse.yaml", ""): ((3, 1, 9, [32, 32, 6]), {"image_size": [32, 32],
+                                                                 "network_factory#channels": [4, 8, 16, 32, 64]}),
+}
+IDS = [f"{b}{'-' + o.split('.')[0] if o else ''}{'-' + x if x else ''}" for b, o, x in CASES]
+SIZES = ("spatial_dims", "in_channels", "num_classes", "patch_size", "image_size")
+
+
+def _case(key, tmp_path):
+    bundle, overlay, _ = key
+    (dims, channels, classes, size), tiny = CASES[key]
+    if overlay == "microscopy.yaml":
+        data = make_demo_dataset(tmp_path / "data", spatial_dims=2, size=size, num_training=2, num_validation=1,
+                                 num_testing=1, instance_labels=True)
+    elif bundle == "mambaclinix":
+        data = make_demo_dataset(tmp_path / "data", spatial_dims=3, num_classes=classes, size=size, num_training=2,
+                                 num_validation=1, num_testing=1, num_channels=channels)
+        make_plan(f"{data}/datalist.json", str(tmp_path / "plan.json"), 5 if not overlay else classes,
+                  "CT" if overlay else "MR")
+        tiny = {**tiny, "plan_file": str(tmp_path / "plan.json")}
+    else:
+        data = tiny_dataset(tmp_path, dims, classes, size)
+    overlays = [overlay] if overlay else []
+    return bundle, overlays, {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": data, **tiny}
+
+
+def _inference_settings(settings: dict) -> dict:
+    return {k: v for k, v in settings.items() if k.split("#")[0] in (
+        "bundle_root", "dataset_dir", "patch_size", "image_size", "network_def", "network_factory", "network_name",
+        "in_channels",
+        "plan_file")}
+
+
+@pytest.mark.parametrize("key", list(CASES), ids=IDS)
+def test_train_and_infer_workflows_build_with_every_property_monai_checks(key, tmp_path):
+    bundle, overlays, settings = _case(key, tmp_path)
+    train = create_workflow(config_file=config_paths(bundle, "train.yaml", *overlays), workflow_type="train",
+                            logging_file=False, **settings)
+    assert train.check_properties() == []
+    assert train.parser.get_parsed_content("validate#evaluator") is not None
+    infer = create_workflow(config_file=config_paths(bundle, "inference.json", *overlays), workflow_type="infer",
+                            logging_file=False, **_inference_settings(settings))
+    assert infer.check_properties() == []
+    assert infer.parser.get_parsed_content("evaluator") is not None
+
+
+@pytest.mark.parametrize("key", list(CASES), ids=IDS)
+def test_evaluate_and_multi_gpu_overlays_build(key, tmp_path):
+    bundle, overlays, settings = _case(key, tmp_path)
+    evaluate = build_config_ids(bundle, ["train.yaml", *overlays, "evaluate.yaml"], ["validate#evaluator"], settings)
+    if "microscopy.yaml" not in overlays:  # which replaces the metrics with the instance F1
+        assert {"val_hd95", "val_asd"} <= set(evaluate.get_parsed_content("extra_validation_metrics"))
+    ddp = build_config_ids(bundle, ["train.yaml", *overlays, "multi_gpu_train.yaml"], ["network_def"], settings)
+    assert all(name in ddp for name in ("train#sampler", "validate#sampler", "setup", "run", "finalize"))  # + a group
+
+
+@pytest.mark.parametrize("demo", [True, False])
+@pytest.mark.parametrize("key", list(CASES), ids=IDS)
+def test_inference_builds_what_training_used(key, demo, tmp_path):
+    """inference.json writes its network and deterministic transforms itself (MONAI Label and ckpt_export read it
+    alone): they must stay equal to train.yaml's, for every task overlay, in the demo and on your data."""
+    bundle, overlays, settings = _case(key, tmp_path)
+    train = build_config_ids(bundle, ["train.yaml", *overlays], [], {**settings, "demo": demo})
+    infer = build_config_ids(bundle, ["inference.json", *overlays], [], {**_inference_settings(settings), "demo": demo})
+    for name in ("network_def", "network_factory", "dataset_transforms", "inference_transforms", "task"):
+        if name in train or name in infer:
+            assert train.get(name) == infer.get(name), name
+    if "deep_supervision" in infer:  # the networks that take it (the shared training blocks default it to false)
+        assert train.get_parsed_content("deep_supervision") == infer.get_parsed_content("deep_supervision")
+    for name in SIZES:
+        if name in train or name in infer:
+            assert train.get_parsed_content(name) == infer.get_parsed_content(name), name
+
+
+@pytest.mark.parametrize("bundle", sorted({b for b, _, _ in CASES}))
+def test_metadata_describes_the_network(bundle, tmp_path):
+    """``verify_net_in_out`` on inference.json alone, as the model zoo and ``ckpt_export`` read it."""
+    key = (bundle, "", "")
+    bundle, _, settings = _case(key, tmp_path)
+    extra = {"plan_file": settings["plan_file"]} if "plan_file" in settings else {}
+    verify_bundle_metadata(bundle, tmp_path, n=2 if bundle != "mambaclinix" else 1, **extra)
