@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 import pickle
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+from monai.networks.utils import copy_model_state
 
-__all__ = ["LoadReport", "load_trained_network", "load_vmamba_pretrained", "read_checkpoint"]
+__all__ = ["LoadReport", "adapt_input_channels", "load_trained_network", "load_vmamba_pretrained", "read_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,107 +72,64 @@ def read_checkpoint(path: str | Path, key: str | None = "model") -> dict[str, to
     return checkpoint
 
 
-def _adapt_input_channels(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
+def adapt_input_channels(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
     """A first-layer kernel for ``in_channels`` inputs from one trained on RGB: every input channel gets the sum
     of the RGB kernels divided by ``in_channels``, so the same grey image fed to all channels gives the RGB
     model's response to that grey image repeated to 3 channels (exactly what the official code does for 1-channel
-    data: it repeats the image)."""
+    data: it repeats the image).
+
+    Args:
+        weight: the trained kernel, ``(out_channels, 3, *kernel_size)``.
+        in_channels: input channels of the new kernel.
+
+    Returns:
+        ``(out_channels, in_channels, *kernel_size)``.
+    """
     return weight.sum(dim=1, keepdim=True).div(in_channels).expand(-1, in_channels, *weight.shape[2:]).clone()
 
 
-def _mamba_unet_targets(key: str, stages: int) -> list[str]:
-    """Mamba-UNet's loader: every key as it is, and encoder stage ``i`` also into decoder stage ``stages - 1 - i``."""
-    match = re.match(r"layers\.(\d+)\.(.*)", key)
-    return [key] + ([f"layers_up.{stages - 1 - int(match.group(1))}.{match.group(2)}"] if match else [])
-
-
-# the official Swin-UMamba loader skips these ("patch_embed.norm.weight" is listed twice there, so the bias loads)
-_SWIN_UMAMBA_SKIPPED = {"norm.weight", "norm.bias", "head.weight", "head.bias", "patch_embed.proj.weight",
-                        "patch_embed.proj.bias", "patch_embed.norm.weight"}
-
-
-def _swin_umamba_targets(key: str, stages: int) -> list[str]:
-    """Swin-UMamba's loader: into ``vssm_encoder``, ``layers.i.downsample`` renamed ``downsamples.i``."""
-    if key in _SWIN_UMAMBA_SKIPPED:
-        return []
-    return ["vssm_encoder." + re.sub(r"layers\.(\d+)\.downsample", r"downsamples.\1", key)]
-
-
-def _swin_umamba_d_targets(in_channels_differ: bool):
-    """Swin-UMamba-dagger's loader: as Swin-UMamba's but skipping only ``norm.*`` and ``head.*``, and every
-    ``patch_embed.*`` when the model's input channels differ from the checkpoint's."""
-
-    def targets(key: str, stages: int) -> list[str]:
-        if key.split(".")[0] in ("norm", "head") or (in_channels_differ and key.startswith("patch_embed.")):
-            return []
-        return ["vssm_encoder." + re.sub(r"layers\.(\d+)\.downsample", r"downsamples.\1", key)]
-
-    return targets
-
-
-def _mapping(model: nn.Module, checkpoint: dict[str, torch.Tensor]):
-    """(key -> target model keys, whether the patch-embedding kernel may be adapted) for ``model``'s paper."""
-    from monai_mamba.nets import MambaUNet, SwinUMamba, SwinUMambaD
-
-    if isinstance(model, SwinUMambaD):
-        differ = checkpoint["patch_embed.proj.weight"].shape[1] != model.in_channels
-        return _swin_umamba_d_targets(differ), False
-    if isinstance(model, SwinUMamba):
-        return _swin_umamba_targets, False
-    if isinstance(model, MambaUNet):
-        return _mamba_unet_targets, True
-    return (lambda key, stages: [key]), True
+def _same_names(key: str, tensor: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    return [(key, tensor)]
 
 
 def load_vmamba_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     """Load a VMamba (v0) ImageNet checkpoint into a network the way its paper's official loader does.
 
-    - ``MambaUNet``: every checkpoint tensor whose name exists in the model with the same shape (patch embedding,
-      the VSS blocks of every encoder stage the model has, the merging layers, the final norm; ``head.*`` and extra
-      blocks are skipped), and encoder stage ``i`` also into decoder stage ``L - 1 - i`` (``L`` stages).
-    - ``SwinUMamba``: into ``vssm_encoder`` (``layers.i.downsample`` -> ``downsamples.i``), skipping ``norm.*``,
-      ``head.*``, ``patch_embed.proj.*`` and ``patch_embed.norm.weight`` as the official loader does (205 tensors).
-    - ``SwinUMambaD``: the same renaming, skipping ``norm.*``, ``head.*``, and ``patch_embed.*`` when the model's
-      input channels differ from the checkpoint's 3 (208 tensors for RGB input, 204 otherwise).
-    - any other module: every tensor whose name and shape match.
-
-    Where the mapping allows it (Mamba-UNet, others), a patch-embedding kernel with other than 3 input channels is
-    adapted (see ``_adapt_input_channels``) instead of skipped. Other shape mismatches are skipped.
+    What goes where is the network's own knowledge: its ``vmamba_checkpoint_filter(key, tensor)`` method returns
+    the ``(model key, tensor)`` pairs a checkpoint tensor loads into (none: skipped, several: copied to each,
+    a tensor of another shape: adapted, e.g. a patch-embedding kernel for other than 3 input channels). A module
+    without that method loads every tensor whose name matches. A target missing from the model or of another shape
+    is skipped with the reason in the report; the tensors are copied with ``monai.networks.utils.copy_model_state``.
 
     Args:
-        model: the network.
+        model: the network, e.g. ``MambaUNet``, ``SwinUMamba``, ``SwinUMambaD``.
         path: local checkpoint, e.g. ``vssmtiny_dp01_ckpt_epoch_292.pth`` (weights under ``"model"``).
 
     Returns:
         A ``LoadReport``; it is also logged.
     """
     checkpoint = read_checkpoint(path)
-    targets_of, adapt_first_conv = _mapping(model, checkpoint)
+    checkpoint_filter = getattr(model, "vmamba_checkpoint_filter", _same_names)
     model_state = model.state_dict()
-    stages = len({m.group(1) for k in model_state if (m := re.match(r"layers\.(\d+)\.", k))})
     report = LoadReport()
     new_state: dict[str, torch.Tensor] = {}
     for key, tensor in checkpoint.items():
-        targets = targets_of(key, stages)
-        reasons = [] if targets else ["not loaded by this network's official loader"]
-        for target in targets:
+        targets = checkpoint_filter(key, tensor)
+        reasons = [] if targets else [f"not loaded by {type(model).__name__}'s official loader"]
+        for target, value in targets:
             if target not in model_state:
                 reasons.append(f"{target}: not in the model")
-                continue
-            expected = model_state[target].shape
-            if tensor.shape == expected:
-                new_state[target] = tensor
-            elif (adapt_first_conv and target.endswith("patch_embed.proj.weight") and tensor.shape[0] == expected[0]
-                  and tensor.shape[2:] == expected[2:]):
-                new_state[target] = _adapt_input_channels(tensor, expected[1])
-                report.adapted[target] = f"input channels {tensor.shape[1]} -> {expected[1]} (kernel summed / {expected[1]})"
+            elif value.shape != model_state[target].shape:
+                reasons.append(f"{target}: shape {tuple(value.shape)} from the checkpoint, "
+                               f"{tuple(model_state[target].shape)} in the model")
             else:
-                reasons.append(f"{target}: shape {tuple(tensor.shape)} in the checkpoint, {tuple(expected)} in the model")
-        if not any(t in new_state for t in targets):
+                new_state[target] = value
+                if value.shape != tensor.shape:
+                    report.adapted[target] = f"shape {tuple(tensor.shape)} -> {tuple(value.shape)}"
+        if not any(target in new_state for target, _ in targets):
             report.skipped[key] = "; ".join(reasons)
-    model.load_state_dict(new_state, strict=False)
-    report.loaded = sorted(new_state)
-    report.missing = sorted(set(model_state) - set(new_state))
+    _, loaded, missing = copy_model_state(model, new_state, inplace=True)
+    report.loaded, report.missing = sorted(loaded), sorted(missing)
     logger.info("VMamba weights from %s: %s", path, report)
     return report
 

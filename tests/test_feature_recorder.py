@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from monai_mamba.nets import FeatureRecorder
+from monai_mamba.features import FeatureRecorder
 
 
 def _net():

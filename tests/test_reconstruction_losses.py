@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from monai.losses import DiceCELoss
 
 from monai_mamba.losses import ReconstructionAlignmentLoss, ReconstructionLoss
-from monai_mamba.nets import ULevels
+from monai_mamba.features import ULevels
 
 LEVELS = ULevels(encoder=("enc1", "enc2", "enc3"), decoder=("dec1", "dec2", "dec3"))
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 from monai.networks.nets import BasicUNet, UNet
 
-from monai_mamba.nets import FeatureRecorder, LightMUNet, MambaUNet, SwinUMamba, SwinUMambaD, ULevels, default_u_levels
+from monai_mamba.features import FeatureRecorder, ULevels, default_u_levels
+from monai_mamba.nets import LightMUNet, MambaUNet, SwinUMamba, SwinUMambaD
 
 NETWORKS = {
     # name: (builder, spatial size, expected (channels, size) of the encoder levels, channels last)

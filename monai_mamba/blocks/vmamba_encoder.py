@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import torch
@@ -62,6 +63,11 @@ class VMambaEncoder(nn.Module):
         )
         self.downsamples = nn.ModuleList(PatchMerging(dims[i], spatial_dims) for i in range(len(depths) - 1))
         self.apply(init_vmamba_weights)
+
+    @staticmethod
+    def vmamba_key(key: str) -> str:
+        """This encoder's name for a VMamba checkpoint tensor: ``layers.i.downsample`` becomes ``downsamples.i``."""
+        return re.sub(r"^layers\.(\d+)\.downsample\.", r"downsamples.\1.", key)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         features = [x]

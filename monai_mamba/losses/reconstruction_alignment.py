@@ -10,8 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from monai_mamba.data.reconstruction import label_as_reconstruction_input
-from monai_mamba.nets.feature_recorder import FeatureRecorder
-from monai_mamba.nets.u_levels import ULevels, default_u_levels
+from monai_mamba.features import FeatureRecorder
+from monai_mamba.features import ULevels, default_u_levels
 
 __all__ = ["ReconstructionAlignmentLoss"]
 

@@ -1,12 +1,12 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Whole networks, one file per paper."""
+"""Whole networks, one file per paper; each network declares what only it knows: its U levels (``u_levels``, for
+feature-reading training schemes) and the key filters of the checkpoints it loads (VMamba ImageNet weights, the
+authors' trained models)."""
 
-from monai_mamba.nets.feature_recorder import FeatureRecorder
 from monai_mamba.nets.lightm_unet import LightMUNet
 from monai_mamba.nets.mamba_unet import MambaUNet
 from monai_mamba.nets.mambaclinix import MambaClinix
 from monai_mamba.nets.swin_umamba import SwinUMamba
 from monai_mamba.nets.swin_umamba_d import SwinUMambaD
-from monai_mamba.nets.u_levels import ULevels, default_u_levels
 
-__all__ = ["FeatureRecorder", "LightMUNet", "MambaClinix", "MambaUNet", "SwinUMamba", "SwinUMambaD", "ULevels", "default_u_levels"]
+__all__ = ["LightMUNet", "MambaClinix", "MambaUNet", "SwinUMamba", "SwinUMambaD"]

@@ -11,6 +11,7 @@ from monai.networks.blocks.segresnet_block import get_conv_layer, get_upsample_l
 from monai.networks.layers.factories import Dropout, Pool
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 
+from monai_mamba.features import ULevels
 from monai_mamba.blocks import RVMLayer
 from monai_mamba.blocks.input_checks import check_channels_first
 
@@ -95,6 +96,9 @@ class LightMUNet(nn.Module):
         ``(b, in_channels, *spatial)`` -> ``(b, out_channels, *spatial)``; every spatial size must be divisible
         by the total stride (8 by default).
     """
+
+    # the levels of features across the U (monai_mamba.features.default_u_levels)
+    u_levels = ULevels(("down_layers.0", "down_layers.1", "down_layers.2"), ("up_layers.2", "up_layers.1", "up_layers.0"))
 
     def __init__(
         self,

@@ -4,13 +4,17 @@ arXiv:2402.05079, 2024), as in the official code (``ziyangwang007/Mamba-UNet``, 
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn as nn
 from monai.networks.layers.factories import Conv
 
+from monai_mamba.features import ULevels
 from monai_mamba.blocks import FinalPatchExpandX4, PatchEmbed, PatchExpand, VSSStage
 from monai_mamba.blocks.input_checks import check_channels_first
 from monai_mamba.blocks.vmamba_encoder import init_vmamba_weights
+from monai_mamba.weights import adapt_input_channels
 
 __all__ = ["MambaUNet"]
 
@@ -34,7 +38,7 @@ class MambaUNet(nn.Module):
 
     Module names are the official ones (``patch_embed``, ``layers``, ``layers_up``, ``concat_back_dim``,
     ``norm``, ``norm_up``, ``up``, ``output``), so VMamba ImageNet weights load as the official loader does
-    (``monai_mamba.weights.load_vmamba_pretrained``) and a trained official ``VSSM`` state_dict loads directly.
+    (``vmamba_checkpoint_filter``) and a trained official ``VSSM`` state_dict loads directly.
 
     Differences from the official code: the official ``MambaUnet`` wrapper always builds a 3-channel patch
     embedding and repeats a 1-channel image to 3 channels; here ``in_channels`` is free (the pretrained loader
@@ -56,6 +60,10 @@ class MambaUNet(nn.Module):
         ``(b, in_channels, *spatial)`` -> ``(b, out_channels, *spatial)``; every spatial size must be divisible
         by ``patch_size * 2 ** (len(depths) - 1)`` (32 with the defaults).
     """
+
+    # the levels of features across the U (monai_mamba.features.default_u_levels)
+    u_levels = ULevels(("patch_embed", "layers.0", "layers.1"),
+                       ("concat_back_dim.3", "concat_back_dim.2", "concat_back_dim.1"), channels_last=True)
 
     def __init__(
         self,
@@ -101,6 +109,20 @@ class MambaUNet(nn.Module):
         self.up = FinalPatchExpandX4(feature_size, spatial_dims)
         self.output = Conv[Conv.CONV, spatial_dims](feature_size, out_channels, kernel_size=1, bias=False)
         self.apply(init_vmamba_weights)
+
+    def vmamba_checkpoint_filter(self, key: str, tensor: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """Where the official loader puts a VMamba ImageNet tensor (``monai_mamba.weights.load_vmamba_pretrained``):
+        under its own name (patch embedding, the encoder stages, merging layers, final norm; what the model lacks,
+        e.g. ``head.*`` and blocks beyond ``depths``, is skipped), and encoder stage ``i`` also into decoder stage
+        ``L - 1 - i`` (``L`` stages). A 3-channel patch-embedding kernel is adapted to ``in_channels``
+        (``monai_mamba.weights.adapt_input_channels``) where the official wrapper repeats the image to 3 channels.
+        """
+        if key == "patch_embed.proj.weight" and tensor.shape[1] != self.in_channels:
+            tensor = adapt_input_channels(tensor, self.in_channels)
+        targets = [(key, tensor)]
+        if stage := re.match(r"layers\.(\d+)\.(.+)", key):
+            targets.append((f"layers_up.{len(self.layers) - 1 - int(stage[1])}.{stage[2]}", tensor))
+        return targets
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels_first(

@@ -9,6 +9,7 @@ import torch.nn as nn
 from monai.networks.blocks import UnetOutBlock, UnetrBasicBlock, UnetrUpBlock
 from monai.networks.layers.factories import Conv, Norm
 
+from monai_mamba.features import ULevels
 from monai_mamba.blocks import VMambaEncoder
 from monai_mamba.blocks.input_checks import check_channels_first
 
@@ -31,7 +32,8 @@ class SwinUMamba(nn.Module):
       deep supervision) the full-resolution map only.
 
     Module names are the official ones, so a trained official state_dict loads, and
-    ``monai_mamba.weights.load_vmamba_pretrained`` loads VMamba-Tiny ImageNet weights as the official loader does.
+    ``monai_mamba.weights.load_vmamba_pretrained`` loads VMamba-Tiny ImageNet weights as the official loader does
+    (``vmamba_checkpoint_filter``).
 
     Args:
         spatial_dims: 2 (the official network is 2-D; 3 builds the same design on 3-D blocks, without pretraining).
@@ -45,6 +47,12 @@ class SwinUMamba(nn.Module):
         ``(b, in_channels, *spatial)`` -> ``(b, out_channels, *spatial)`` (or the deep-supervision list at H, H/2,
         H/4, H/8); spatial sizes must be divisible by 32.
     """
+
+    # the levels of features across the U (monai_mamba.features.default_u_levels)
+    u_levels = ULevels(("encoder2", "encoder3", "encoder4"), ("decoder3", "decoder4", "decoder5"))
+    # what the official loader skips ("patch_embed.norm.weight" is listed twice there, so the bias loads)
+    vmamba_skipped = frozenset({"norm.weight", "norm.bias", "head.weight", "head.bias", "patch_embed.proj.weight",
+                                "patch_embed.proj.bias", "patch_embed.norm.weight"})
 
     def __init__(
         self,
@@ -81,6 +89,12 @@ class SwinUMamba(nn.Module):
         self.decoder4, self.decoder3, self.decoder2 = up(feat[3], feat[2]), up(feat[2], feat[1]), up(feat[1], feat[0])
         self.decoder1 = basic(feat[0], feat[0])
         self.out_layers = nn.ModuleList(UnetOutBlock(spatial_dims, feat[i], out_channels) for i in range(4))
+
+    def vmamba_checkpoint_filter(self, key: str, tensor: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """Where the official loader puts a VMamba ImageNet tensor: into ``vssm_encoder`` (``layers.i.downsample`` ->
+        ``downsamples.i``), except ``vmamba_skipped`` (the stem replaces VMamba's patch-embedding input, 205 tensors
+        load)."""
+        return [] if key in self.vmamba_skipped else [("vssm_encoder." + VMambaEncoder.vmamba_key(key), tensor)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         check_channels_first("SwinUMamba", x, self.in_channels, self.spatial_dims, 32,

@@ -9,6 +9,7 @@ import torch.nn as nn
 from monai.networks.layers.factories import Conv
 from monai.networks.nets import DynUNet
 
+from monai_mamba.features import ULevels
 from monai_mamba.blocks import FinalPatchExpandX4, PatchExpand, VMambaEncoder, VSSStage
 from monai_mamba.blocks.input_checks import check_channels_first
 
@@ -70,6 +71,10 @@ class SwinUMambaD(nn.Module):
         spatial sizes must be divisible by 32.
     """
 
+    # the levels of features across the U (monai_mamba.features.default_u_levels)
+    u_levels = ULevels(("vssm_encoder.layers.0", "vssm_encoder.layers.1", "vssm_encoder.layers.2"),
+                       ("decoder.stages.2", "decoder.stages.1", "decoder.stages.0"), channels_last=True)
+
     def __init__(
         self,
         spatial_dims: int = 2,
@@ -86,6 +91,14 @@ class SwinUMambaD(nn.Module):
                                           drop_path_rate=drop_path_rate, spatial_dims=spatial_dims, **ss2d_kwargs)
         self.decoder = _MambaDecoder(dims, out_channels, drop_path_rate, spatial_dims, **ss2d_kwargs)
         self.apply(DynUNet.initialize_weights)  # nnU-Net's He init: kaiming_normal_(a=0.01), zero bias
+
+    def vmamba_checkpoint_filter(self, key: str, tensor: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """Where the official loader puts a VMamba ImageNet tensor: into ``vssm_encoder`` (``layers.i.downsample`` ->
+        ``downsamples.i``), except ``norm.*`` and ``head.*``, and except ``patch_embed.*`` when the network's input
+        is not RGB (208 tensors load for 3 input channels, 204 otherwise)."""
+        if key.split(".")[0] in ("norm", "head") or (key.startswith("patch_embed.") and self.in_channels != 3):
+            return []
+        return [("vssm_encoder." + VMambaEncoder.vmamba_key(key), tensor)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         check_channels_first("SwinUMambaD", x, self.in_channels, self.spatial_dims, 32,

@@ -1,6 +1,8 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """Which modules of a U-shaped network are its encoder and decoder levels, for training schemes that read features
-across the U (ReSeg-UNet's reconstruction alignment) without changing the networks' code."""
+across the U (ReSeg-UNet's reconstruction alignment) without changing the networks' code. A network of this library
+declares its own levels (a ``u_levels`` class attribute, as timm's ``feature_info``); MONAI's ``UNet`` and
+``BasicUNet`` are known here."""
 
 from __future__ import annotations
 
@@ -8,11 +10,6 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 from monai.networks.nets import BasicUNet, UNet
-
-from monai_mamba.nets.lightm_unet import LightMUNet
-from monai_mamba.nets.mamba_unet import MambaUNet
-from monai_mamba.nets.swin_umamba import SwinUMamba
-from monai_mamba.nets.swin_umamba_d import SwinUMambaD
 
 __all__ = ["ULevels", "default_u_levels"]
 
@@ -68,37 +65,30 @@ def _unet_levels(network: UNet, levels: int) -> ULevels:
                    decoder=tuple(f"{prefix[l + 1]}.2" for l in range(levels)))
 
 
+_BASIC_UNET = ULevels(("down_1", "down_2", "down_3"), ("upcat_2", "upcat_3", "upcat_4"))
+
+
 def default_u_levels(network: nn.Module, levels: int = 3) -> ULevels:
     """The ``levels`` finest levels at which both the encoder and the decoder of ``network`` have features.
 
-    Supported: MONAI ``UNet`` (H/2, H/4, H/8: its first layer already downsamples) and ``BasicUNet`` (H/2, H/4, H/8,
-    the paper's U-Net levels), ``LightMUNet`` (H, H/2, H/4), ``MambaUNet`` (H/4, H/8, H/16; fused skip of each decoder
-    level), ``SwinUMamba`` (H/2, H/4, H/8) and ``SwinUMambaD`` (H/4, H/8, H/16). For other networks build a
-    ``ULevels`` with the module names yourself.
+    Known: the networks that declare ``u_levels`` (``LightMUNet``: H, H/2, H/4; ``MambaUNet``: H/4, H/8, H/16, the
+    fused skip of each decoder level; ``SwinUMamba``: H/2, H/4, H/8; ``SwinUMambaD``: H/4, H/8, H/16), MONAI ``UNet``
+    (H/2, H/4, H/8: its first layer already downsamples) and ``BasicUNet`` (H/2, H/4, H/8, the paper's U-Net levels).
+    For other networks build a ``ULevels`` with the module names yourself.
 
     Args:
         network: the (unwrapped) network.
-        levels: how many levels, finest first; at most 3 for every network but ``UNet`` (as deep as its strides).
+        levels: how many levels, finest first; at most as many as declared (``UNet``: as deep as its strides).
 
     Raises:
-        TypeError: no default for this network class. ValueError: the network has fewer levels.
+        TypeError: no levels known for this network class. ValueError: the network has fewer levels.
     """
     if isinstance(network, UNet):
         return _unet_levels(network, levels)
-    table = {
-        BasicUNet: ULevels(("down_1", "down_2", "down_3"), ("upcat_2", "upcat_3", "upcat_4")),
-        LightMUNet: ULevels(("down_layers.0", "down_layers.1", "down_layers.2"),
-                            ("up_layers.2", "up_layers.1", "up_layers.0")),
-        MambaUNet: ULevels(("patch_embed", "layers.0", "layers.1"),
-                           ("concat_back_dim.3", "concat_back_dim.2", "concat_back_dim.1"), channels_last=True),
-        SwinUMamba: ULevels(("encoder2", "encoder3", "encoder4"), ("decoder3", "decoder4", "decoder5")),
-        SwinUMambaD: ULevels(("vssm_encoder.layers.0", "vssm_encoder.layers.1", "vssm_encoder.layers.2"),
-                             ("decoder.stages.2", "decoder.stages.1", "decoder.stages.0"), channels_last=True),
-    }
-    for cls, full in table.items():
-        if isinstance(network, cls):
-            if not 1 <= levels <= len(full.encoder):
-                raise ValueError(f"{cls.__name__} has {len(full.encoder)} alignment levels, asked for {levels}.")
-            return ULevels(full.encoder[:levels], full.decoder[:levels], channels_last=full.channels_last)
-    raise TypeError(f"no default U levels for {type(network).__name__}; pass ULevels(encoder=..., decoder=...) with "
-                    "its module names (see network.named_modules()).")
+    full = _BASIC_UNET if isinstance(network, BasicUNet) else getattr(type(network), "u_levels", None)
+    if not isinstance(full, ULevels):
+        raise TypeError(f"no default U levels for {type(network).__name__}; pass ULevels(encoder=..., decoder=...) "
+                        "with its module names (see network.named_modules()).")
+    if not 1 <= levels <= len(full.encoder):
+        raise ValueError(f"{type(network).__name__} has {len(full.encoder)} alignment levels, asked for {levels}.")
+    return ULevels(full.encoder[:levels], full.decoder[:levels], channels_last=full.channels_last)
