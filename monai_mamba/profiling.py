@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
+from monai.networks.utils import train_mode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from monai_mamba.ops import scan_dispatch
@@ -72,17 +73,14 @@ def count_params_and_flops(model: nn.Module, input_shape: Sequence[int]) -> dict
         batch, dim, length = u.shape
         scans.append(9 * batch * length * dim * A.shape[1] + batch * dim * length * ((D is not None) + (z is not None)))
 
-    was_training = model.training
     parameter = next(model.parameters())
     x = torch.randn(*input_shape, device=parameter.device, dtype=parameter.dtype)
     scan_dispatch.scan_observers.append(observe_scan)
     try:
-        model.train()
-        with torch.no_grad(), _MacCounter() as counter:
+        with train_mode(model), torch.no_grad(), _MacCounter() as counter:
             model(x)
     finally:
         scan_dispatch.scan_observers.remove(observe_scan)
-        model.train(was_training)
     counts = dict(counter.counts, scan=sum(scans))
     return {"params": sum(p.numel() for p in model.parameters()), "flops": sum(counts.values()), **counts}
 

@@ -38,10 +38,10 @@ def test_patch_merging_uses_swin_neighbour_order():
     assert tuple(merge.reduction.weight.shape) == (16, 32) and merge.reduction.bias is None
 
 
-def test_patch_merging_3d_first_axis_fastest():
+def test_patch_merging_3d_last_axis_fastest_as_monai():
     merge = PatchMerging(4, spatial_dims=3)
     x = torch.randn(1, 4, 2, 6, 4)
-    parts = [x[:, i::2, j::2, k::2] for k in (0, 1) for j in (0, 1) for i in (0, 1)]
+    parts = [x[:, i::2, j::2, k::2] for i in (0, 1) for j in (0, 1) for k in (0, 1)]
     torch.testing.assert_close(merge(x), merge.reduction(merge.norm(torch.cat(parts, dim=-1))))
     assert merge(x).shape == (1, 2, 1, 3, 8)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 from monai.networks.layers import DropPath
+from monai.networks.layers.convutils import same_padding
 from monai.networks.layers.factories import Conv
+from monai.utils import ensure_tuple_rep
 
 from monai_mamba.blocks.layer_norm import ChannelsFirstLayerNorm
 
@@ -46,9 +48,9 @@ class HighOrderGatedConv(nn.Module):
         conv = Conv[Conv.CONV, spatial_dims]
         self.dims = [channels // 2**i for i in range(order)][::-1]
         self.scale = scale
-        kernel = (kernel_size,) * spatial_dims if isinstance(kernel_size, int) else tuple(kernel_size)
+        kernel = ensure_tuple_rep(kernel_size, spatial_dims)
         self.proj_in = conv(channels, 2 * channels, 1, bias=bias)
-        self.dwconv = conv(sum(self.dims), sum(self.dims), kernel, padding=[k // 2 for k in kernel], bias=bias,
+        self.dwconv = conv(sum(self.dims), sum(self.dims), kernel, padding=same_padding(kernel), bias=bias,
                            groups=sum(self.dims))
         self.projs = nn.ModuleList(conv(self.dims[i], self.dims[i + 1], 1) for i in range(order - 1))
         self.proj_out = conv(channels, channels, 1)
@@ -90,8 +92,8 @@ class HGCNBlock(nn.Module):
         super().__init__()
         conv = Conv[Conv.CONV, spatial_dims]
         transform = transform_channels or channels // 2
-        kernel = (kernel_size,) * spatial_dims if isinstance(kernel_size, int) else tuple(kernel_size)
-        padding = [k // 2 for k in kernel]
+        kernel = ensure_tuple_rep(kernel_size, spatial_dims)
+        padding = same_padding(kernel)
         self.transform = conv(channels, transform, 1)
         self.norm1 = ChannelsFirstLayerNorm(transform, eps=layer_scale)
         self.gated_conv = HighOrderGatedConv(spatial_dims, transform, order, kernel)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from monai.utils import ensure_tuple_rep
 
 from monai_mamba.ops.tracing import is_tracing
 
@@ -44,7 +45,7 @@ def check_channels_first(
             f"spatial dims), got shape {tuple(x.shape)}; check the image channels (e.g. EnsureChannelFirstd) and "
             "whether the data is 2-D or 3-D."
         )
-    multiples = (multiple,) * spatial_dims if isinstance(multiple, int) else tuple(multiple)
+    multiples = ensure_tuple_rep(multiple, spatial_dims)
     if any(s % m for s, m in zip(x.shape[2:], multiples)):
         raise ValueError(
             f"{owner} needs spatial sizes divisible by {multiple if isinstance(multiple, int) else list(multiples)}, "

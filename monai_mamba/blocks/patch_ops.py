@@ -3,16 +3,15 @@
 
 The 2-D classes match the official modules (``PatchEmbed2D``, ``PatchMerging2D``, ``PatchExpand``,
 ``FinalPatchExpand_X4``) in parameter names, shapes and element order; ``spatial_dims=3`` applies the same
-rule to three axes.
+rule to three axes (patch merging: MONAI's ``PatchMergingV2``, whose 2-D order is VMamba's).
 """
 
 from __future__ import annotations
 
-import itertools
-
 import torch
 import torch.nn as nn
 from monai.networks.layers.factories import Conv
+from monai.networks.nets.swin_unetr import PatchMergingV2
 
 from monai_mamba.blocks.input_checks import check_channels_first, check_channels_last
 
@@ -51,26 +50,27 @@ class PatchEmbed(nn.Module):
         return self.norm(self.proj(x).movedim(1, -1))
 
 
-class PatchMerging(nn.Module):
-    """Swin patch merging: gather each ``2^nd`` neighbourhood into the channels, LayerNorm, Linear to ``2C``.
+class PatchMerging(PatchMergingV2):
+    """Swin patch merging, MONAI's ``PatchMergingV2`` (gather each ``2^nd`` neighbourhood into the channels,
+    LayerNorm, Linear to ``2C`` without bias) with a clear error for odd sizes instead of padding them.
 
-    The neighbours are concatenated with the first spatial axis varying fastest; in 2-D that is Swin/VMamba's
-    ``[0::2, 0::2], [1::2, 0::2], [0::2, 1::2], [1::2, 1::2]``.
+    In 2-D the neighbours are Swin/VMamba's ``[0::2, 0::2], [1::2, 0::2], [0::2, 1::2], [1::2, 1::2]``; in 3-D
+    MONAI's order (the last axis varying fastest).
+
+    Args:
+        dim: input channels ``C``.
+        spatial_dims: 2 or 3.
 
     Shapes: ``(b, *spatial, C)`` -> ``(b, *(spatial / 2), 2C)``; spatial sizes must be even.
     """
 
     def __init__(self, dim: int, spatial_dims: int = 2) -> None:
-        super().__init__()
-        self.dim, self.spatial_dims = dim, spatial_dims
-        self.offsets = [tuple(reversed(p)) for p in itertools.product((0, 1), repeat=spatial_dims)]
-        self.norm = nn.LayerNorm(2**spatial_dims * dim)
-        self.reduction = nn.Linear(2**spatial_dims * dim, 2 * dim, bias=False)
+        super().__init__(dim, spatial_dims=spatial_dims)
+        self.spatial_dims = spatial_dims
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels_last(type(self).__name__, x, self.dim, self.spatial_dims, multiple=2)
-        parts = [x[(slice(None), *(slice(o, None, 2) for o in offset))] for offset in self.offsets]
-        return self.reduction(self.norm(torch.cat(parts, dim=-1)))
+        return super().forward(x)
 
 
 class PatchExpand(nn.Module):

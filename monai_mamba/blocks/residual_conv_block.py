@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+from monai.networks.layers.convutils import same_padding
 from monai.networks.layers.factories import Conv, Norm, Pool
+from monai.utils import ensure_tuple_rep
 
 __all__ = ["ResidualConvBlock"]
 
@@ -34,9 +36,8 @@ class ResidualConvBlock(nn.Module):
                  stride: int | tuple[int, ...] = 1, projection: str = "pool_conv_norm") -> None:
         super().__init__()
         conv, norm = Conv[Conv.CONV, spatial_dims], Norm[Norm.INSTANCE, spatial_dims]
-        kernel = (kernel_size,) * spatial_dims if isinstance(kernel_size, int) else tuple(kernel_size)
-        stride = (stride,) * spatial_dims if isinstance(stride, int) else tuple(stride)
-        padding = [k // 2 for k in kernel]
+        kernel, stride = ensure_tuple_rep(kernel_size, spatial_dims), ensure_tuple_rep(stride, spatial_dims)
+        padding = same_padding(kernel)
         self.conv1 = conv(in_channels, out_channels, kernel, stride=stride, padding=padding)
         self.norm1 = norm(out_channels, eps=1e-5, affine=True)
         self.conv2 = conv(out_channels, out_channels, kernel, padding=padding)

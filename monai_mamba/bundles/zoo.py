@@ -27,7 +27,7 @@ MAX_FILE_BYTES = 25 * 1024 * 1024
 PERSONAL_PATH = re.compile(r"/home/[A-Za-z]|/Users/[A-Za-z]|[A-Za-z]:\\Users\\")
 # import roots of the configs -> the distribution that provides them (the rest: stdlib, numpy, torch, monai)
 DISTRIBUTIONS = {"monai_mamba": "monai-mamba", "ignite": "pytorch-ignite", "nibabel": "nibabel", "itk": "itk",
-                 "yaml": "pyyaml", "fire": "fire", "einops": "einops", "numba": "numba", "tensorboard": "tensorboard"}
+                 "yaml": "pyyaml", "fire": "fire", "numba": "numba", "tensorboard": "tensorboard"}
 
 
 def release_files(bundle_dir: str | Path) -> list[Path]:

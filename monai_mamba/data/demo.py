@@ -12,6 +12,7 @@ import nibabel as nib
 import numpy as np
 import torch
 from monai.data.synthetic import create_test_image_2d, create_test_image_3d
+from monai.utils import ensure_tuple_rep
 
 from monai_mamba.data.instances import connected_components
 
@@ -60,9 +61,10 @@ def make_demo_dataset(
     if datalist_path.is_file():
         return str(output_dir)
     size = size or (64 if spatial_dims == 2 else 48)
-    shape = tuple(size) if isinstance(size, Sequence) else (size,) * spatial_dims
-    if len(shape) != spatial_dims:
-        raise ValueError(f"size {size} does not have {spatial_dims} entries.")
+    try:
+        shape = ensure_tuple_rep(size, spatial_dims)
+    except ValueError:
+        raise ValueError(f"size {size} does not have {spatial_dims} entries.") from None
     rad_min = max(1, min(shape) // 12)
     rad_max = max(rad_min + 1, min(shape) // 5)
     rng = np.random.RandomState(seed)

@@ -8,10 +8,10 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
+from monai.networks.utils import train_mode
 
 from monai_mamba.data.reconstruction import label_as_reconstruction_input
-from monai_mamba.features import FeatureRecorder
-from monai_mamba.features import ULevels, default_u_levels
+from monai_mamba.features import FeatureRecorder, ULevels, default_u_levels
 
 __all__ = ["ReconstructionAlignmentLoss"]
 
@@ -85,11 +85,9 @@ class ReconstructionAlignmentLoss(nn.Module):
 
     def _build_projections(self, segmentation_network: nn.Module, probe_shape: tuple[int, ...]) -> None:
         device = next(segmentation_network.parameters()).device
-        was_training = segmentation_network.training
-        with torch.no_grad():
-            segmentation_network.train()  # the recorder only records in training mode
+        with train_mode(segmentation_network), torch.no_grad():  # the recorder only records in training mode
             segmentation_network(torch.zeros(probe_shape, device=device))
-            segmentation_network.train(was_training)
+        with torch.no_grad():
             self.reconstruction_network(torch.zeros(probe_shape, device=device))
         seg, rec = self._seg_features.pop(), self._rec_features.pop()
         for index, (seg_name, rec_name) in enumerate(self.pairs):

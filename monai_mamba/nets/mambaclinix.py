@@ -11,8 +11,10 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from monai.networks.layers.convutils import same_padding
 from monai.networks.layers.factories import Conv, Norm
 from monai.networks.nets import DynUNet
+from monai.utils import ensure_tuple_rep
 
 from monai_mamba.blocks import ChannelsFirstLayerNorm, HGCNBlock, ResidualConvBlock, ResidualMambaLayer
 from monai_mamba.blocks.input_checks import check_channels_first
@@ -22,10 +24,11 @@ __all__ = ["MambaClinix"]
 
 def _per_stage(value, n_stages: int, spatial_dims: int, name: str) -> list[tuple[int, ...]]:
     """An int, or one entry (int or per-axis sequence) per stage -> per-stage per-axis tuples."""
-    values = [value] * n_stages if isinstance(value, int) else list(value)
-    if len(values) != n_stages:
-        raise ValueError(f"MambaClinix: {name} needs one entry per stage ({n_stages}), got {len(values)}.")
-    return [(v,) * spatial_dims if isinstance(v, int) else tuple(v) for v in values]
+    try:
+        return [ensure_tuple_rep(v, spatial_dims) for v in ensure_tuple_rep(value, n_stages)]
+    except ValueError as error:
+        raise ValueError(f"MambaClinix: {name} needs an int or one entry per stage ({n_stages}), each an int or "
+                         f"{spatial_dims} per-axis values: {error}") from None
 
 
 class _Upsample(nn.Module):
@@ -98,7 +101,7 @@ class MambaClinix(nn.Module):
 
         conv = Conv[Conv.CONV, spatial_dims]
         self.stem = nn.Sequential(
-            conv(in_channels, features[0], kernels[0], padding=[k // 2 for k in kernels[0]]),
+            conv(in_channels, features[0], kernels[0], padding=same_padding(kernels[0])),
             Norm[Norm.INSTANCE, spatial_dims](features[0], eps=1e-5, affine=True),
             nn.LeakyReLU(1e-2, inplace=True),
         )
