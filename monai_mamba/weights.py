@@ -145,8 +145,9 @@ def load_trained_network(network: nn.Module, path: str | Path, how_to_make_it: s
         how_to_make_it: added to the error when the file is missing (the command that writes it).
 
     Raises:
-        FileNotFoundError: no file at ``path``. RuntimeError: the file was trained with other network settings; the
-            message names the first difference (from the run identity saved with it, else from the tensor shapes).
+        FileNotFoundError: no file at ``path``.
+        RuntimeError: the file was trained with other network settings; the message names the first difference
+            (from the run identity saved with it, else from the tensor shapes).
     """
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} not found. {how_to_make_it}".strip())

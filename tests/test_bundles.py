@@ -105,3 +105,15 @@ def test_metadata_describes_the_network(bundle, tmp_path):
     bundle, _, settings = _case(key, tmp_path)
     extra = {"plan_file": settings["plan_file"]} if "plan_file" in settings else {}
     verify_bundle_metadata(bundle, tmp_path, n=2 if bundle != "mambaclinix" else 1, **extra)
+
+
+def test_every_bundle_and_task_overlay_is_in_the_table():
+    """A new bundle or task overlay must get a row above (it is then built, checked and compared like the others)."""
+    from bundle_helpers import BUNDLES
+
+    not_task_overlays = {"train.yaml", "evaluate.yaml", "multi_gpu_train.yaml", "train_reconstruction.yaml"}
+    on_disk = set()
+    for configs in BUNDLES.glob("*/configs"):
+        on_disk.add((configs.parent.name, ""))
+        on_disk |= {(configs.parent.name, p.name) for p in configs.glob("*.yaml") if p.name not in not_task_overlays}
+    assert on_disk == {(bundle, overlay) for bundle, overlay, _ in CASES}

@@ -1,5 +1,8 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Reusable Mamba building blocks that know nothing of papers."""
+"""Building blocks of the networks, each usable on its own in any network, 2-D or 3-D: the Mamba layer and the
+papers' layers built on it (VMamba's SS2D/VSS block and stages, LightM-UNet's RVM layer, MambaClinix's residual Mamba
+layer and HGCN block), patch embedding/merging/expanding, the convolution blocks and norms they need, and the input
+checks that turn a wrong shape into a message naming the fix."""
 
 from monai_mamba.blocks.hgcn import HGCNBlock, HighOrderGatedConv
 from monai_mamba.blocks.layer_norm import ChannelsFirstLayerNorm

@@ -29,7 +29,8 @@ class HighOrderGatedConv(nn.Module):
     follows, multiplies (``x = proj_i(x) * e_i``).
 
     Args:
-        spatial_dims: 2 or 3. channels: ``c`` (divisible by ``2^(order-1)``).
+        spatial_dims: 2 or 3.
+        channels: ``c`` (divisible by ``2^(order-1)``).
         order: ``k``, the number of gating steps.
         kernel_size: of the depthwise convolution.
         scale: factor on the depthwise output (1).
@@ -74,7 +75,8 @@ class HGCNBlock(nn.Module):
     ``LN`` are channels-first LayerNorms (eps = ``layer_scale``, 1e-6 as the official code).
 
     Args:
-        spatial_dims: 2 or 3. channels: ``c``.
+        spatial_dims: 2 or 3.
+        channels: ``c``.
         transform_channels: ``t`` (MambaClinix: ``c // 2``).
         order: of the gated convolution (MambaClinix: stage index + 2).
         kernel_size: of the gated convolution's depthwise conv and of the two output convolutions.

@@ -15,7 +15,8 @@ class ChannelsFirstLayerNorm(nn.Module):
     ``LayerNorm`` of ConvNeXt, HorNet and MambaClinix).
 
     Args:
-        channels: ``c``. eps: added to the variance.
+        channels: ``c``.
+        eps: added to the variance.
     """
 
     def __init__(self, channels: int, eps: float = 1e-6) -> None:

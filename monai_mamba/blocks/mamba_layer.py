@@ -31,7 +31,8 @@ class MambaLayer(nn.Module):
         expand: ``d_inner = expand * d_model``.
         dt_rank: rank of the ``dt`` projection; ``"auto"`` is ``ceil(d_model / 16)``.
         dt_min, dt_max, dt_init, dt_scale, dt_init_floor: ``dt`` initialisation, as in mamba_ssm.
-        conv_bias: bias in ``conv1d``. bias: bias in ``in_proj`` and ``out_proj``.
+        conv_bias: bias in ``conv1d``.
+        bias: bias in ``in_proj`` and ``out_proj``.
         scan_backend: selective-scan backend (see ``monai_mamba.ops.selective_scan``); None picks per device.
 
     Shapes:

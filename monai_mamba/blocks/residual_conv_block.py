@@ -25,7 +25,8 @@ class ResidualConvBlock(nn.Module):
 
     Args:
         spatial_dims: 2 or 3. in_channels, out_channels: widths.
-        kernel_size: int or per axis. stride: int or per axis (first convolution).
+        kernel_size: int or per axis.
+        stride: int or per axis (first convolution).
         projection: the skip, see above.
 
     Shapes:

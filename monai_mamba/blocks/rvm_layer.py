@@ -22,7 +22,8 @@ class RVMLayer(nn.Module):
     The layer always computes in float32, also under autocast (the official code only upcasts float16 inputs).
 
     Args:
-        in_channels: ``C_in``. out_channels: ``C_out``.
+        in_channels: ``C_in``.
+        out_channels: ``C_out``.
         d_state, d_conv, expand: of the Mamba layer (16, 4, 2 as the paper).
         scan_backend: selective-scan backend; None picks per device.
 

@@ -40,7 +40,8 @@ class SS2D(nn.Module):
         dt_rank: rank ``R`` of the ``dt`` projections; ``"auto"`` is ``ceil(C / 16)``.
         dt_min, dt_max, dt_init, dt_scale, dt_init_floor: ``dt`` initialisation, as in mamba_ssm/VMamba.
         dropout: dropout after ``out_proj``.
-        conv_bias: bias in the depthwise conv. bias: bias in ``in_proj``/``out_proj``.
+        conv_bias: bias in the depthwise conv.
+        bias: bias in ``in_proj``/``out_proj``.
         spatial_dims: 2 or 3.
         scan_backend: selective-scan backend; None picks per device.
 

@@ -33,10 +33,14 @@ class VMambaEncoder(nn.Module):
     a VMamba checkpoint maps onto it by renaming ``layers.i.downsample`` to ``downsamples.i``.
 
     Args:
-        in_channels: input channels. patch_size: of the patch embedding.
-        depths: VSS blocks per stage. dims: channels per stage.
-        d_state: SSM state size. drop_path_rate: largest stochastic-depth rate (linear over all blocks).
-        spatial_dims: 2 or 3. ss2d_kwargs: further ``SS2D`` arguments.
+        in_channels: input channels.
+        patch_size: of the patch embedding.
+        depths: VSS blocks per stage.
+        dims: channels per stage.
+        d_state: SSM state size.
+        drop_path_rate: largest stochastic-depth rate (linear over all blocks).
+        spatial_dims: 2 or 3.
+        ss2d_kwargs: further ``SS2D`` arguments.
 
     Shapes:
         ``(b, in_channels, *spatial)`` -> a list: the input itself, then each stage's output channels-first,

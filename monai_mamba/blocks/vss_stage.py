@@ -19,8 +19,10 @@ class VSSStage(nn.Module):
     ``PatchExpand`` (``"upsample"``), with VMamba's module names (``blocks``, ``downsample``, ``upsample``).
 
     Args:
-        dim: channels. drop_path: stochastic-depth rate of each block (its length is the depth).
-        d_state: SSM state size. spatial_dims: 2 or 3.
+        dim: channels.
+        drop_path: stochastic-depth rate of each block (its length is the depth).
+        d_state: SSM state size.
+        spatial_dims: 2 or 3.
         resample: None, ``"downsample"`` or ``"upsample"``.
         ss2d_kwargs: further ``SS2D`` arguments.
 

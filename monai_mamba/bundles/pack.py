@@ -88,7 +88,8 @@ def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEI
     then fetches the weights.
 
     Raises:
-        FileNotFoundError: no bundle ``name``. ValueError: the packed bundle fails the zoo checks (listed).
+        FileNotFoundError: no bundle ``name``.
+        ValueError: the packed bundle fails the zoo checks (listed).
     """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
         raise ValueError(f"bundle name {name!r}: a bundle is named by its folder in {bundles_dir} (letters, digits, "

@@ -81,7 +81,8 @@ def default_u_levels(network: nn.Module, levels: int = 3) -> ULevels:
         levels: how many levels, finest first; at most as many as declared (``UNet``: as deep as its strides).
 
     Raises:
-        TypeError: no levels known for this network class. ValueError: the network has fewer levels.
+        TypeError: no levels known for this network class.
+        ValueError: the network has fewer levels.
     """
     if isinstance(network, UNet):
         return _unet_levels(network, levels)

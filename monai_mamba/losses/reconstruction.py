@@ -19,7 +19,8 @@ class ReconstructionLoss(nn.Module):
     (``out_channels = in_channels``), and a shape mismatch is an error.
 
     Args:
-        mse_weight: weight of the mean squared error. l1_weight: weight of the mean absolute error.
+        mse_weight: weight of the mean squared error.
+        l1_weight: weight of the mean absolute error.
 
     Shapes:
         ``input`` and ``target``: ``(b, c, *spatial)``, the same shape.

@@ -1,7 +1,7 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """Whole networks, one file per paper; each network declares what only it knows: its U levels (``u_levels``, for
-feature-reading training schemes) and the key filters of the checkpoints it loads (VMamba ImageNet weights, the
-authors' trained models)."""
+feature-reading training schemes) and, where it starts from VMamba ImageNet weights, where each checkpoint tensor
+goes (``vmamba_checkpoint_filter``)."""
 
 from monai_mamba.nets.lightm_unet import LightMUNet
 from monai_mamba.nets.mamba_unet import MambaUNet

@@ -83,12 +83,14 @@ class LightMUNet(nn.Module):
 
     Args:
         spatial_dims: 2 or 3.
-        in_channels: input channels. out_channels: classes.
+        in_channels: input channels.
+        out_channels: classes.
         init_filters: channels of the first level (32 in the paper; the official class defaults to 8).
         blocks_down: residual RVM blocks per encoder level; its length sets the depth (total stride
             ``2 ** (len(blocks_down) - 1)``).
         blocks_up: decoder blocks per level, ``len(blocks_down) - 1`` entries.
-        norm: MONAI norm name/arguments. act: MONAI activation name/arguments.
+        norm: MONAI norm name/arguments.
+        act: MONAI activation name/arguments.
         dropout_prob: dropout after the input convolution (None: none).
         rvm_kwargs: further arguments of every ``RVMLayer`` (``d_state``, ``scan_backend``, ...).
 
@@ -196,12 +198,14 @@ class LightMUNet(nn.Module):
 
     Args:
         spatial_dims: 2 or 3.
-        in_channels: input channels. out_channels: classes.
+        in_channels: input channels.
+        out_channels: classes.
         init_filters: channels of the first level (32 in the paper; the official class defaults to 8).
         blocks_down: residual RVM blocks per encoder level; its length sets the depth (total stride
             ``2 ** (len(blocks_down) - 1)``).
         blocks_up: decoder blocks per level, ``len(blocks_down) - 1`` entries.
-        norm: MONAI norm name/arguments. act: MONAI activation name/arguments.
+        norm: MONAI norm name/arguments.
+        act: MONAI activation name/arguments.
         dropout_prob: dropout after the input convolution (None: none).
         rvm_kwargs: further arguments of every ``RVMLayer`` (``d_state``, ``scan_backend``, ...).
 

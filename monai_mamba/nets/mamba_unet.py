@@ -48,7 +48,8 @@ class MambaUNet(nn.Module):
 
     Args:
         spatial_dims: 2, or 3 for the 3-D variant.
-        in_channels: input channels. out_channels: classes.
+        in_channels: input channels.
+        out_channels: classes.
         feature_size: channels after the patch embedding (96).
         depths: VSS blocks per stage (the paper: 2, 2, 2, 2).
         d_state: SSM state size.

@@ -63,7 +63,8 @@ class MambaClinix(nn.Module):
 
     Args:
         spatial_dims: 3 (2 works too: nothing in the design needs 3-D).
-        in_channels: input channels. out_channels: classes.
+        in_channels: input channels.
+        out_channels: classes.
         features: widths per stage (the 6-stage plan: 32, 64, 128, 256, 320, 320).
         strides: per stage, int or per axis; the first is normally 1 (the finest level is full resolution).
         kernel_sizes: int, or per stage (int or per axis).

@@ -37,7 +37,8 @@ class SwinUMamba(nn.Module):
 
     Args:
         spatial_dims: 2 (the official network is 2-D; 3 builds the same design on 3-D blocks, without pretraining).
-        in_channels: input channels. out_channels: classes.
+        in_channels: input channels.
+        out_channels: classes.
         deep_supervision: return the four heads' outputs while training.
         feature_size: stem channels (48); the encoder dims are fixed by VMamba-Tiny.
         drop_path_rate: of the VMamba encoder.

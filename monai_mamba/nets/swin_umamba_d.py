@@ -61,7 +61,8 @@ class SwinUMambaD(nn.Module):
 
     Args:
         spatial_dims: 2 (3 builds the same design on 3-D blocks, without pretraining).
-        in_channels: input channels. out_channels: classes.
+        in_channels: input channels.
+        out_channels: classes.
         deep_supervision: return every head's output while training.
         drop_path_rate: of the encoder and (decreasing) of the decoder.
         ss2d_kwargs: further ``SS2D`` arguments.

@@ -132,7 +132,9 @@ def selective_scan(
         A: real state matrix diagonal ``(d, n)``, usually ``-exp(A_log)``.
         B, C: input/output projections ``(b, n, l)``, or grouped ``(b, g, n, l)`` with ``d % g == 0``
             (channels ``[k d/g, (k+1) d/g)`` read group ``k``; VMamba passes its scan directions as groups).
-        D: skip ``(d,)``. z: gate ``(b, d, l)``. delta_bias: ``(d,)``.
+        D: skip ``(d,)``.
+        z: gate ``(b, d, l)``.
+        delta_bias: ``(d,)``.
         delta_softplus: apply softplus to ``delta + delta_bias``.
         return_last_state: also return the state after the last step ``(b, d, n)`` (no gradient flows
             through it, as in mamba_ssm).

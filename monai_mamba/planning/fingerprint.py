@@ -23,7 +23,8 @@ class DatasetFingerprint:
     """What the planner needs to know about a data set (axes in the order MONAI loads them).
 
     Attributes:
-        spacings: voxel spacing (mm) per case. shapes: voxel shape per case after cropping to the non-zero region.
+        spacings: voxel spacing (mm) per case.
+        shapes: voxel shape per case after cropping to the non-zero region.
         intensity: per channel, statistics of the foreground (label > 0) voxels: ``mean``, ``std``, ``median``,
             ``min``, ``max``, ``percentile_00_5``, ``percentile_99_5``.
         class_frequencies: fraction of the voxels of each class, over the data set.

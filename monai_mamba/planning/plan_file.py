@@ -58,8 +58,9 @@ def make_plan(
         The plan (also written to ``output``).
 
     Raises:
-        FileNotFoundError: no datalist. ValueError: ``num_classes`` < 2. DataCheckError: the cases fail the data check
-            (missing files, labels outside ``[0, num_classes)``, NaN, ...).
+        FileNotFoundError: no datalist.
+        ValueError: ``num_classes`` < 2.
+        DataCheckError: the cases fail the data check (missing files, labels outside ``[0, num_classes)``, NaN, ...).
     """
     if not os.path.isfile(datalist):
         raise FileNotFoundError(f"datalist not found: {datalist}; give the path of your datalist.json.")
