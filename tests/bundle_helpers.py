@@ -8,7 +8,10 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from monai.bundle import ConfigParser, ConfigWorkflow, create_workflow, verify_net_in_out
 
@@ -22,12 +25,20 @@ def config_paths(bundle: str, *names: str) -> list[str]:
     return [str(BUNDLES / bundle / "configs" / name) for name in names]
 
 
+@contextmanager
+def duplicate_keys_refused():
+    """MONAI's config loader refuses a duplicate key while the configs are read (MONAI_FAIL_ON_DUPLICATE_CONFIG)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MONAI_FAIL_ON_DUPLICATE_CONFIG", "1")
+        yield
+
+
 def build_config_ids(bundle: str, configs: list[str], ids: list[str], overrides) -> ConfigParser:
     """Merge ``configs`` with the bases they name (duplicate keys refused) and the metadata, apply ``overrides`` (a
     dict, or a function of the parser giving one), and instantiate every id in ``ids``; returns the parser."""
-    os.environ["MONAI_FAIL_ON_DUPLICATE_CONFIG"] = "1"
     parser = ConfigParser()
-    parser.read_config(expand_config_files(config_paths(bundle, *configs)))
+    with duplicate_keys_refused():
+        parser.read_config(expand_config_files(config_paths(bundle, *configs)))
     parser.read_meta(config_paths(bundle, "metadata.json")[0])
     parser.update(overrides(parser) if callable(overrides) else overrides)
     for name in ids:
@@ -61,9 +72,9 @@ def verify_bundle_metadata(bundle: str, bundle_root: Path, n: int, **overrides) 
 def run_bundle(bundle: str, configs: list[str], **overrides) -> ConfigWorkflow:
     """``python -m monai.bundle run --config_file [configs...] --<override> ...`` in this process (create_workflow
     initializes it, loading the bases the configs name)."""
-    os.environ["MONAI_FAIL_ON_DUPLICATE_CONFIG"] = "1"
-    workflow = create_workflow(config_file=config_paths(bundle, *configs), logging_file=False, workflow_type=None,
-                               **overrides)
+    with duplicate_keys_refused():
+        workflow = create_workflow(config_file=config_paths(bundle, *configs), logging_file=False, workflow_type=None,
+                                   **overrides)
     workflow.run()
     workflow.finalize()
     return workflow

@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
-
-requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
 
 def make_scan_inputs(
     batch=2, dim=8, nstate=4, length=300, groups=2, grouped=True, with_d=True, with_z=True, with_bias=True,

@@ -9,7 +9,6 @@ import nibabel as nib
 import pytest
 import torch
 from bundle_helpers import build_config_ids, run_bundle, run_torchrun, tiny_dataset, verify_bundle_metadata
-from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 BUNDLE = "mamba_unet"
 METRICS = {"val_mean_dice", "val_mean_iou", "val_hd95", "val_asd", "val_accuracy", "val_precision",
@@ -26,9 +25,8 @@ def _tiny(tmp_path, num_classes=4, **extra):
 
 
 
-def test_train_from_vmamba_weights_then_inference_and_evaluate(tmp_path, caplog):
-    weights = tmp_path / "vssmtiny_dp01_ckpt_epoch_292.pth"
-    torch.save({"model": random_vmamba_tiny_checkpoint()}, weights)
+def test_train_from_vmamba_weights_then_inference_and_evaluate(tmp_path, caplog, vmamba_tiny_checkpoint_file):
+    weights = vmamba_tiny_checkpoint_file
     overrides = _tiny(tmp_path, max_iterations=4, iterations_per_epoch=2, batch_size=4, slices_per_volume=2,
                       pretrained_path=str(weights), **{"network_def#feature_size": 96})
     with caplog.at_level("INFO", logger="monai_mamba.weights"):

@@ -61,7 +61,8 @@ def test_training_longer_resumes_at_a_learning_rate_above_zero(tmp_path, caplog)
     overrides = dict(bundle_root=str(tmp_path / "bundle"), dataset_dir=tiny_dataset(tmp_path, 2, 2, 16), **TINY)
     run_bundle("lightm_unet", ["train.yaml"], max_epochs=2, **overrides)
     models = tmp_path / "bundle" / "models"
-    assert _checkpoint(models, 2)["optimizer"]["param_groups"][0]["lr"] == 0.0  # the 2-epoch schedule has ended
+    second = _checkpoint(models, 2)
+    assert second["optimizer"]["param_groups"][0]["lr"] == 0.0  # the 2-epoch schedule has ended
     with caplog.at_level(logging.INFO):
         run_bundle("lightm_unet", ["train.yaml"], max_epochs=4, **overrides)
     assert "continuing after epoch 2" in caplog.text and "horizon changed from 2 to 4" in caplog.text
@@ -69,6 +70,9 @@ def test_training_longer_resumes_at_a_learning_rate_above_zero(tmp_path, caplog)
     assert third["lr_scheduler"]["total_iters"] == 4 and fourth["lr_scheduler"]["last_epoch"] == 4
     assert third["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-4 * (1 - 3 / 4) ** 0.9)  # epoch 4's rate
     assert any(not torch.equal(third["model"][k], fourth["model"][k]) for k in third["model"])  # still learning
+    # the optimizer went on from where it stopped: Adam's step count doubled, it did not restart
+    steps = lambda ckpt: int(next(iter(ckpt["optimizer"]["state"].values()))["step"])  # noqa: E731
+    assert steps(fourth) == 2 * steps(second)
     assert fourth["best_model"]["best_metric"] >= 0 and fourth["best_model"]["tracking"]["_saved"]  # best kept
 
 

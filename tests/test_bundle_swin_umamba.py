@@ -10,7 +10,6 @@ import nibabel as nib
 import pytest
 import torch
 from bundle_helpers import build_config_ids, run_bundle, run_torchrun, tiny_dataset, verify_bundle_metadata
-from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 from monai_mamba.data import make_demo_dataset
 
@@ -21,9 +20,9 @@ BUNDLE = "swin_umamba"
 
 
 
-def test_train_pretrained_and_frozen_then_inference_and_evaluate(tmp_path, caplog):
-    weights = tmp_path / "vssmtiny_dp01_ckpt_epoch_292.pth"
-    torch.save({"model": random_vmamba_tiny_checkpoint()}, weights)
+def test_train_pretrained_and_frozen_then_inference_and_evaluate(tmp_path, caplog, vmamba_tiny_checkpoint,
+                                                                 vmamba_tiny_checkpoint_file):
+    weights = vmamba_tiny_checkpoint_file
     overrides = {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": tiny_dataset(tmp_path, 2, 4, 32),
                  "patch_size": [32, 32], "max_epochs": 2, "batch_size": 2, "pretrained_path": str(weights),
                  "freeze_epochs": 1}
@@ -36,7 +35,7 @@ def test_train_pretrained_and_frozen_then_inference_and_evaluate(tmp_path, caplo
     first = torch.load(models / "checkpoint_epoch=1.pt", weights_only=True)["model"]
     second = torch.load(models / "checkpoint_epoch=2.pt", weights_only=True)["model"]
     key = "vssm_encoder.layers.0.blocks.0.self_attention.x_proj_weight"
-    assert torch.equal(first[key], random_vmamba_tiny_checkpoint()["layers.0.blocks.0.self_attention.x_proj_weight"])
+    assert torch.equal(first[key], vmamba_tiny_checkpoint["layers.0.blocks.0.self_attention.x_proj_weight"])
     assert not torch.equal(first[key], second[key])  # frozen in epoch 1, trained in epoch 2
 
     run_bundle(BUNDLE, ["inference.json"], **{k: overrides[k] for k in ("bundle_root", "dataset_dir", "patch_size")})
@@ -62,10 +61,9 @@ def test_microscopy_instances_trained_as_three_classes_and_scored_by_f1(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("network_name", ["SwinUMamba", "SwinUMambaD"])
-def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(network_name, tmp_path):
+def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(network_name, tmp_path, vmamba_tiny_checkpoint_file):
     """Pretrained, with the encoder frozen in epoch 1 and trained in epoch 2, in both processes."""
-    weights = tmp_path / "vssmtiny_dp01_ckpt_epoch_292.pth"
-    torch.save({"model": random_vmamba_tiny_checkpoint()}, weights)
+    weights = vmamba_tiny_checkpoint_file
     run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], bundle_root=str(tmp_path / "bundle"),
                  dataset_dir=tiny_dataset(tmp_path, 2, 4, 32), patch_size=[32, 32], max_epochs=2, batch_size=1,
                  network_name=network_name, pretrained_path=str(weights), freeze_epochs=1)

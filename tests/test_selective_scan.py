@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from scan_helpers import assert_rel_close, make_scan_inputs, requires_cuda
+from scan_helpers import assert_rel_close, make_scan_inputs
 
 import monai_mamba.ops.scan_dispatch as dispatch
 from monai_mamba.ops import available_scan_backends, resolve_scan_backend, selective_scan
@@ -187,7 +187,6 @@ def test_importing_the_library_imports_no_optional_accelerator():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@requires_cuda
 @pytest.mark.gpu
 @pytest.mark.parametrize("backend", ["torch", "cuda"])
 def test_gpu_backends_match_reference(backend):

@@ -1,7 +1,6 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 import pytest
 import torch
-from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 from monai_mamba.nets import SwinUMamba, SwinUMambaD
 from monai_mamba.weights import load_vmamba_pretrained
@@ -32,12 +31,10 @@ def test_official_module_names():
 
 
 @pytest.mark.parametrize("in_channels", [1, 3])
-def test_vmamba_weights_load_as_the_official_loader(in_channels, tmp_path):
-    path = tmp_path / "vmamba.pth"
-    checkpoint = random_vmamba_tiny_checkpoint()
-    torch.save({"model": checkpoint}, path)
+def test_vmamba_weights_load_as_the_official_loader(in_channels, vmamba_tiny_checkpoint, vmamba_tiny_checkpoint_file):
+    checkpoint = vmamba_tiny_checkpoint
     net = SwinUMamba(in_channels=in_channels)
-    report = load_vmamba_pretrained(net, path)
+    report = load_vmamba_pretrained(net, vmamba_tiny_checkpoint_file)
     assert len(report.loaded) == 205 and not report.adapted
     assert set(report.skipped) == {"norm.weight", "norm.bias", "head.weight", "head.bias", "patch_embed.proj.weight",
                                    "patch_embed.proj.bias", "patch_embed.norm.weight"}
@@ -74,10 +71,8 @@ def test_dagger_convolutions_are_he_initialised():
 
 
 @pytest.mark.parametrize("in_channels, loaded", [(1, 204), (3, 208)])
-def test_dagger_vmamba_weights_load_as_the_official_loader(in_channels, loaded, tmp_path):
-    path = tmp_path / "vmamba.pth"
-    torch.save({"model": random_vmamba_tiny_checkpoint()}, path)
-    report = load_vmamba_pretrained(SwinUMambaD(in_channels=in_channels), path)
+def test_dagger_vmamba_weights_load_as_the_official_loader(in_channels, loaded, vmamba_tiny_checkpoint_file):
+    report = load_vmamba_pretrained(SwinUMambaD(in_channels=in_channels), vmamba_tiny_checkpoint_file)
     assert len(report.loaded) == loaded
     assert {"norm.weight", "head.bias"} <= set(report.skipped)
     assert ("patch_embed.proj.weight" in report.skipped) == (in_channels != 3)

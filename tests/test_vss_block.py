@@ -5,7 +5,6 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 from monai_mamba.blocks import SS2D, PatchEmbed2D, PatchMerging2D, VSSBlock
 from monai_mamba.ops.scan_ref import selective_scan_ref
@@ -28,8 +27,8 @@ def test_parameter_names_shapes_and_count_at_96_channels():
     assert block.ln_1.eps == 1e-5
 
 
-def test_vmamba_tiny_checkpoint_loads_by_prefix_rename():
-    checkpoint = random_vmamba_tiny_checkpoint()
+def test_vmamba_tiny_checkpoint_loads_by_prefix_rename(vmamba_tiny_checkpoint):
+    checkpoint = vmamba_tiny_checkpoint
     assert len(checkpoint) == 212
     loaded = set()
     blocks = {stage: VSSBlock(96 * 2**stage) for stage in range(4)}

@@ -3,28 +3,20 @@ import argparse
 
 import pytest
 import torch
-from vmamba_helpers import random_vmamba_tiny_checkpoint
 
 from monai_mamba.nets import MambaUNet
 from monai_mamba.weights import load_trained_network, load_vmamba_pretrained
 
 
-@pytest.fixture(scope="module")
-def checkpoint_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "vssmtiny_dp01_ckpt_epoch_292.pth"
-    torch.save({"model": random_vmamba_tiny_checkpoint(), "epoch": 292}, path)
-    return path
-
-
-def test_loads_what_the_official_loader_loads(checkpoint_path):
+def test_loads_what_the_official_loader_loads(vmamba_tiny_checkpoint, vmamba_tiny_checkpoint_file):
     model = MambaUNet(in_channels=3, out_channels=4)
-    report = load_vmamba_pretrained(model, checkpoint_path)
+    report = load_vmamba_pretrained(model, vmamba_tiny_checkpoint_file)
     assert len(report.loaded) == 197 and not report.adapted
     # skipped: the classifier head and blocks 2-8 of stage 2 (Mamba-UNet has 2 blocks per stage)
     assert len(report.skipped) == 2 + 7 * 13
     assert {"head.weight", "head.bias", "layers.2.blocks.8.ln_1.weight"} <= set(report.skipped)
     assert "layers.0.downsample.reduction.weight" not in report.skipped
-    checkpoint = random_vmamba_tiny_checkpoint()
+    checkpoint = vmamba_tiny_checkpoint
     state = model.state_dict()
     assert torch.equal(state["layers.1.blocks.0.self_attention.A_logs"], checkpoint["layers.1.blocks.0.self_attention.A_logs"])
     # decoder stage 3 <- encoder stage 0, stage 1 <- stage 2
@@ -35,12 +27,12 @@ def test_loads_what_the_official_loader_loads(checkpoint_path):
     assert "output.weight" in report.missing and "concat_back_dim.1.weight" in report.missing
 
 
-def test_one_channel_model_gives_the_official_output_for_a_grey_image(tmp_path):
+def test_one_channel_model_gives_the_official_output_for_a_grey_image(tmp_path, vmamba_tiny_checkpoint):
     """The official code repeats a 1-channel image to 3; the adapted kernel makes that unnecessary.
 
     In float64 throughout (checkpoint included): random weights amplify any rounding through 14 blocks."""
     path = tmp_path / "vmamba64.pth"
-    torch.save({"model": {k: v.double() for k, v in random_vmamba_tiny_checkpoint().items()}}, path)
+    torch.save({"model": {k: v.double() for k, v in vmamba_tiny_checkpoint.items()}}, path)
     torch.manual_seed(0)
     rgb, grey = MambaUNet(in_channels=3).double().eval(), MambaUNet(in_channels=1).double().eval()
     load_vmamba_pretrained(rgb, path)
@@ -53,9 +45,9 @@ def test_one_channel_model_gives_the_official_output_for_a_grey_image(tmp_path):
         torch.testing.assert_close(grey(image), expected, rtol=1e-9, atol=1e-9 * expected.abs().max().item())
 
 
-def test_pickled_objects_are_refused_with_the_fix(tmp_path):
+def test_pickled_objects_are_refused_with_the_fix(tmp_path, vmamba_tiny_checkpoint):
     path = tmp_path / "old.pth"
-    torch.save({"model": random_vmamba_tiny_checkpoint(), "config": argparse.Namespace(lr=1)}, path)
+    torch.save({"model": vmamba_tiny_checkpoint, "config": argparse.Namespace(lr=1)}, path)
     with pytest.raises(ValueError, match=r"(?s)pickled Python objects.*torch.save\(\{'model': c\['model'\]\}"):
         load_vmamba_pretrained(MambaUNet(), path)
 
