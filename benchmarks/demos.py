@@ -35,8 +35,10 @@ _BEST = re.compile(r"Key metric: val_mean_dice best value: ([0-9.]+)")
 def chance_dice(bundle_root: str) -> float:
     """Expected mean foreground Dice of a uniform random guess among the classes of the demo's validation labels."""
     (datalist,) = Path(bundle_root).glob("demo/*/data/datalist.json")
-    labels = [np.asanyarray(nib.load(datalist.parent / case["label"]).dataobj).astype(int)
-              for case in json.loads(datalist.read_text())["validation"]]
+    labels = [
+        np.asanyarray(nib.load(datalist.parent / case["label"]).dataobj).astype(int)
+        for case in json.loads(datalist.read_text())["validation"]
+    ]
     values = np.unique(np.concatenate([label.ravel() for label in labels]))
     scores = []
     for label in labels:
@@ -49,8 +51,16 @@ def chance_dice(bundle_root: str) -> float:
 
 def run_demo(name: str, bundle_root: str) -> dict:
     """Run one demo; returns wall and CPU seconds, the best validation Dice and the exit code."""
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(BUNDLES / name / "configs" / "train.yaml"),
-           "--bundle_root", bundle_root]
+    cmd = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        str(BUNDLES / name / "configs" / "train.yaml"),
+        "--bundle_root",
+        bundle_root,
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -60,8 +70,13 @@ def run_demo(name: str, bundle_root: str) -> dict:
     dice = [float(v) for v in _BEST.findall(result.stdout + result.stderr)]
     if result.returncode:
         print(result.stdout[-2000:] + result.stderr[-2000:], file=sys.stderr)
-    return {"wall": wall, "cpu": cpu, "dice": dice[-1] if dice else float("nan"), "rc": result.returncode,
-            "chance": chance_dice(bundle_root)}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "dice": dice[-1] if dice else float("nan"),
+        "rc": result.returncode,
+        "chance": chance_dice(bundle_root),
+    }
 
 
 def main(bundles: str = ",".join(NAMES)) -> None:
@@ -71,8 +86,10 @@ def main(bundles: str = ",".join(NAMES)) -> None:
     for name in names:
         with tempfile.TemporaryDirectory() as root:
             r = run_demo(name, root)
-        print(f"| {name} | {r['wall']:.0f} | {r['cpu']:.0f} | {r['dice']:.3f} | {r['chance']:.3f} | {r['rc']} |",
-              flush=True)
+        print(
+            f"| {name} | {r['wall']:.0f} | {r['cpu']:.0f} | {r['dice']:.3f} | {r['chance']:.3f} | {r['rc']} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

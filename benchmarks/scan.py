@@ -188,8 +188,13 @@ def main(shapes: str = "1,2,3,4", methods: str = "", repeats: int = 5, device: s
         for method in method_names:
             result = {}
             for what, env in (("time", None), ("memory", memory_env)):
-                cmd = [sys.executable, __file__, f"--_child={method}:{shape}:{what}", f"--repeats={repeats}",
-                       f"--device={device}"]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    f"--_child={method}:{shape}:{what}",
+                    f"--repeats={repeats}",
+                    f"--device={device}",
+                ]
                 run = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if run.returncode != 0:
                     result["error"] = (run.stderr.strip().splitlines() or ["no output"])[-1]

@@ -10,7 +10,19 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("blocks", "bundles", "data", "features", "handlers", "losses", "nets", "ops", "planning", "profiling", "weights")
+_SUBPACKAGES = (
+    "blocks",
+    "bundles",
+    "data",
+    "features",
+    "handlers",
+    "losses",
+    "nets",
+    "ops",
+    "planning",
+    "profiling",
+    "weights",
+)
 __all__ = ["__version__", *_SUBPACKAGES]
 
 

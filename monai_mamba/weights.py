@@ -34,8 +34,10 @@ class LoadReport:
     adapted: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        return (f"loaded {len(self.loaded)} tensors ({len(self.adapted)} adapted), skipped {len(self.skipped)} "
-                f"checkpoint tensors, {len(self.missing)} model tensors keep their initialisation")
+        return (
+            f"loaded {len(self.loaded)} tensors ({len(self.adapted)} adapted), skipped {len(self.skipped)} "
+            f"checkpoint tensors, {len(self.missing)} model tensors keep their initialisation"
+        )
 
 
 def read_checkpoint(path: str | Path, key: str | None = "model") -> dict[str, torch.Tensor]:
@@ -120,8 +122,10 @@ def load_vmamba_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
             if target not in model_state:
                 reasons.append(f"{target}: not in the model")
             elif value.shape != model_state[target].shape:
-                reasons.append(f"{target}: shape {tuple(value.shape)} from the checkpoint, "
-                               f"{tuple(model_state[target].shape)} in the model")
+                reasons.append(
+                    f"{target}: shape {tuple(value.shape)} from the checkpoint, "
+                    f"{tuple(model_state[target].shape)} in the model"
+                )
             else:
                 new_state[target] = value
                 if value.shape != tensor.shape:
@@ -159,8 +163,11 @@ def load_trained_network(network: nn.Module, path: str | Path, how_to_make_it: s
 
         saved = torch.load(path, map_location="cpu", weights_only=True)
         identity = saved.get("run_identity") if isinstance(saved, dict) else None
-        saved_network = identity["network"] if identity else {
-            "class": type(network).__name__, "digest": "", "shapes": {k: list(v.shape) for k, v in state.items()}}
+        saved_network = (
+            identity["network"]
+            if identity
+            else {"class": type(network).__name__, "digest": "", "shapes": {k: list(v.shape) for k, v in state.items()}}
+        )
         differences = network_differences(saved_network, network_fingerprint(network), where=f"in {Path(path).name}")
         raise RuntimeError(
             f"{path} was trained with other network settings than this configuration builds: "

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from monai.bundle import ConfigParser, ConfigWorkflow, create_workflow, verify_net_in_out
 
 from monai_mamba.bundles import expand_config_files
@@ -61,9 +60,14 @@ def copy_bundle(name: str, bundles_dir: Path) -> Path:
 def verify_bundle_metadata(bundle: str, bundle_root: Path, n: int, **overrides) -> None:
     """``monai.bundle verify_net_in_out`` on inference.json alone (as ``ckpt_export`` and the zoo read it: its
     network must not need its bases), and the metadata's version and package list."""
-    verify_net_in_out(net_id="network_def", meta_file=config_paths(bundle, "metadata.json")[0],
-                      config_file=config_paths(bundle, "inference.json")[0], n=n, bundle_root=str(bundle_root),
-                      **overrides)
+    verify_net_in_out(
+        net_id="network_def",
+        meta_file=config_paths(bundle, "metadata.json")[0],
+        config_file=config_paths(bundle, "inference.json")[0],
+        n=n,
+        bundle_root=str(bundle_root),
+        **overrides,
+    )
     meta = ConfigParser.load_config_file(config_paths(bundle, "metadata.json")[0])
     assert meta["version"] in meta["changelog"]
     assert "monai-mamba" in meta["required_packages_version"]
@@ -73,8 +77,9 @@ def run_bundle(bundle: str, configs: list[str], **overrides) -> ConfigWorkflow:
     """``python -m monai.bundle run --config_file [configs...] --<override> ...`` in this process (create_workflow
     initializes it, loading the bases the configs name)."""
     with duplicate_keys_refused():
-        workflow = create_workflow(config_file=config_paths(bundle, *configs), logging_file=False, workflow_type=None,
-                                   **overrides)
+        workflow = create_workflow(
+            config_file=config_paths(bundle, *configs), logging_file=False, workflow_type=None, **overrides
+        )
     workflow.run()
     workflow.finalize()
     return workflow
@@ -82,8 +87,15 @@ def run_bundle(bundle: str, configs: list[str], **overrides) -> ConfigWorkflow:
 
 def tiny_dataset(tmp_path: Path, spatial_dims: int, num_classes: int, size) -> str:
     """2 training, 2 validation (one per DDP rank in the multi-process test) and 1 testing case."""
-    return make_demo_dataset(tmp_path / "data", spatial_dims=spatial_dims, num_classes=num_classes, size=size,
-                             num_training=2, num_validation=2, num_testing=1)
+    return make_demo_dataset(
+        tmp_path / "data",
+        spatial_dims=spatial_dims,
+        num_classes=num_classes,
+        size=size,
+        num_training=2,
+        num_validation=2,
+        num_testing=1,
+    )
 
 
 def run_torchrun(bundle: str, configs: list[str], **overrides) -> None:
@@ -93,9 +105,23 @@ def run_torchrun(bundle: str, configs: list[str], **overrides) -> None:
     for key, value in overrides.items():
         args += [f"--{key}", str(value).replace(" ", "")]
     config = "['" + "','".join(config_paths(bundle, *configs)) + "']"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
-           "-m", "monai.bundle", "run", "--config_file", config, *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes=1",
+        "--nproc_per_node=2",
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        config,
+        *args,
+    ]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     _assert_rank0_alone_logged(Path(overrides["bundle_root"]), result.stdout + result.stderr)
 

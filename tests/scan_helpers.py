@@ -5,9 +5,22 @@ from __future__ import annotations
 
 import torch
 
+
 def make_scan_inputs(
-    batch=2, dim=8, nstate=4, length=300, groups=2, grouped=True, with_d=True, with_z=True, with_bias=True,
-    dtype=torch.float32, device="cpu", delta_scale=1.0, a_min=-3.0, seed=0,
+    batch=2,
+    dim=8,
+    nstate=4,
+    length=300,
+    groups=2,
+    grouped=True,
+    with_d=True,
+    with_z=True,
+    with_bias=True,
+    dtype=torch.float32,
+    device="cpu",
+    delta_scale=1.0,
+    a_min=-3.0,
+    seed=0,
 ):
     """Inputs of ``selective_scan`` as a dict of leaf tensors requiring grad (None where left out)."""
     gen = torch.Generator().manual_seed(seed)

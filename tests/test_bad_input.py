@@ -17,8 +17,15 @@ from monai_mamba.nets import LightMUNet, MambaUNet
 
 
 def _dataset(tmp_path, spatial_dims=2):
-    root = make_demo_dataset(tmp_path / f"data{spatial_dims}d", spatial_dims=spatial_dims, num_classes=2, size=16,
-                             num_training=2, num_validation=1, num_testing=0)
+    root = make_demo_dataset(
+        tmp_path / f"data{spatial_dims}d",
+        spatial_dims=spatial_dims,
+        num_classes=2,
+        size=16,
+        num_training=2,
+        num_validation=1,
+        num_testing=0,
+    )
     return load_decathlon_datalist(f"{root}/datalist.json", data_list_key="training", base_dir=root)
 
 
@@ -54,29 +61,73 @@ CHECK_CASES = {
     "wrong-channel-count": (2, None, dict(in_channels=3), r"1 channel\(s\), the network takes 3; convert the images"),
     "2d-data-to-3d-recipe": (2, None, dict(spatial_dims=3), r"2-D image .* this recipe is 3-D; use the bundle's 2-D"),
     "3d-data-to-2d-recipe": (3, None, dict(spatial_dims=2), r"3-D image .* this recipe is 2-D; use the bundle's 3-D"),
-    "nan-in-image": (2, lambda dl: _rewrite(dl[0]["image"], _set_nan, dtype=np.float32), {},
-                     r"1 NaN/Inf voxel\(s\); fix or drop this image"),
-    "inf-in-image": (2, lambda dl: _rewrite(dl[1]["image"], _set_inf, dtype=np.float32), {},
-                     r"training\[1\].*NaN/Inf voxel"),
-    "label-out-of-range": (2, lambda dl: _rewrite(dl[0]["label"], lambda d: d * 255), {},
-                           r"values \[0, 255\] outside \[0, 2\); map them to class indices 0..1 \(e.g. 255 -> 1"),
-    "label-not-integer": (2, lambda dl: _rewrite(dl[0]["label"], lambda d: d * 0.5, dtype=np.float32), {},
-                          r"non-integer values; labels hold class indices"),
-    "image-label-shape-mismatch": (2, lambda dl: _rewrite(dl[0]["label"], lambda d: d[:12]), {},
-                                   r"shape \(12, 16\) differs from its image's \(16, 16\); .*resample the label to the image"),
-    "image-label-affine-mismatch": (2, lambda dl: _rewrite(dl[0]["label"], change_affine=_shift), {},
-                                    r"affine differs from its image's .* resample the label onto the image grid"),
-    "missing-file": (2, lambda dl: __import__("os").remove(dl[1]["image"]), {},
-                     r"training\[1\] .*: file not found; fix the path in the datalist"),
-    "corrupt-nifti": (2, lambda dl: _truncate(dl[0]["label"]), {},
-                      r"cannot be read as an image .* corrupt or truncated.*re-export"),
-    "training-case-without-label": (2, lambda dl: dl[1].pop("label"), {},
-                                    r"training\[1\] .*: no 'label' entry; every training case needs a label file"),
-    "dicom-series-folder": (2, lambda dl: dl[0].update(image=str(_dicom_folder(dl[0]["image"]))), {},
-                            r"is a folder, not an image file \(a DICOM series\?\); convert it to one NIfTI file"),
-    "2d-slice-stored-as-hw1": (2, lambda dl: _rewrite(dl[0]["image"], lambda d: d[..., None]), {},
-                               r"a 2-D image stored with a third axis of size 1 \(shape \(16, 16, 1\)\); it is 2-D "
-                               r"data, so keep this 2-D recipe"),
+    "nan-in-image": (
+        2,
+        lambda dl: _rewrite(dl[0]["image"], _set_nan, dtype=np.float32),
+        {},
+        r"1 NaN/Inf voxel\(s\); fix or drop this image",
+    ),
+    "inf-in-image": (
+        2,
+        lambda dl: _rewrite(dl[1]["image"], _set_inf, dtype=np.float32),
+        {},
+        r"training\[1\].*NaN/Inf voxel",
+    ),
+    "label-out-of-range": (
+        2,
+        lambda dl: _rewrite(dl[0]["label"], lambda d: d * 255),
+        {},
+        r"values \[0, 255\] outside \[0, 2\); map them to class indices 0..1 \(e.g. 255 -> 1",
+    ),
+    "label-not-integer": (
+        2,
+        lambda dl: _rewrite(dl[0]["label"], lambda d: d * 0.5, dtype=np.float32),
+        {},
+        r"non-integer values; labels hold class indices",
+    ),
+    "image-label-shape-mismatch": (
+        2,
+        lambda dl: _rewrite(dl[0]["label"], lambda d: d[:12]),
+        {},
+        r"shape \(12, 16\) differs from its image's \(16, 16\); .*resample the label to the image",
+    ),
+    "image-label-affine-mismatch": (
+        2,
+        lambda dl: _rewrite(dl[0]["label"], change_affine=_shift),
+        {},
+        r"affine differs from its image's .* resample the label onto the image grid",
+    ),
+    "missing-file": (
+        2,
+        lambda dl: __import__("os").remove(dl[1]["image"]),
+        {},
+        r"training\[1\] .*: file not found; fix the path in the datalist",
+    ),
+    "corrupt-nifti": (
+        2,
+        lambda dl: _truncate(dl[0]["label"]),
+        {},
+        r"cannot be read as an image .* corrupt or truncated.*re-export",
+    ),
+    "training-case-without-label": (
+        2,
+        lambda dl: dl[1].pop("label"),
+        {},
+        r"training\[1\] .*: no 'label' entry; every training case needs a label file",
+    ),
+    "dicom-series-folder": (
+        2,
+        lambda dl: dl[0].update(image=str(_dicom_folder(dl[0]["image"]))),
+        {},
+        r"is a folder, not an image file \(a DICOM series\?\); convert it to one NIfTI file",
+    ),
+    "2d-slice-stored-as-hw1": (
+        2,
+        lambda dl: _rewrite(dl[0]["image"], lambda d: d[..., None]),
+        {},
+        r"a 2-D image stored with a third axis of size 1 \(shape \(16, 16, 1\)\); it is 2-D "
+        r"data, so keep this 2-D recipe",
+    ),
 }
 
 
@@ -104,8 +155,14 @@ def test_data_check_names_problem_and_fix(case, tmp_path):
         (dict(max_epochs=-1), r"max_epochs=-1: must be a positive integer"),
         (dict(batch_size="8"), r"batch_size='8': must be a positive integer"),
         (dict(learning_rate=0.0), r"learning_rate=0.0: must be a positive number"),
-        (dict(patch_size=[30, 32], size_multiple=8), r"patch_size=\[30, 32\]: every entry must be divisible by 8 .* e.g. \[24, 32\]"),
-        (dict(num_classes=1), r"num_classes=1: the classes include the background, so a binary task .* has num_classes 2"),
+        (
+            dict(patch_size=[30, 32], size_multiple=8),
+            r"patch_size=\[30, 32\]: every entry must be divisible by 8 .* e.g. \[24, 32\]",
+        ),
+        (
+            dict(num_classes=1),
+            r"num_classes=1: the classes include the background, so a binary task .* has num_classes 2",
+        ),
     ],
     ids=["negative-epochs", "batch-size-string", "zero-learning-rate", "patch-not-divisible", "one-class"],
 )
@@ -155,7 +212,11 @@ def test_all_background_label_is_a_warning_and_training_proceeds(tmp_path):
         (lambda: LightMUNet(2, 1, 2, init_filters=8), (1, 3, 32, 32), r"in_channels=1.*check the image channels"),
         (lambda: LightMUNet(2, 1, 2, init_filters=8), (1, 1, 30, 32), r"divisible by 8, got \(30, 32\); pad or crop"),
         (lambda: MambaUNet(in_channels=1, feature_size=8), (1, 1, 64, 48), r"divisible by 32, got \(64, 48\); resize"),
-        (lambda: MambaUNet(in_channels=1, feature_size=8), (1, 1, 32, 32, 32), r"spatial_dims=2.*whether the data is 2-D"),
+        (
+            lambda: MambaUNet(in_channels=1, feature_size=8),
+            (1, 1, 32, 32, 32),
+            r"spatial_dims=2.*whether the data is 2-D",
+        ),
     ],
     ids=["lightm-wrong-channels", "lightm-size", "mamba-unet-size", "mamba-unet-3d-input"],
 )
@@ -168,8 +229,14 @@ def test_bundle_stops_before_training_on_bad_data(tmp_path):
     datalist = _dataset(tmp_path)
     _rewrite(datalist[0]["image"], _set_nan, dtype=np.float32)
     with pytest.raises(RuntimeError) as info:  # MONAI wraps what a config expression raises
-        run_bundle("lightm_unet", ["train.yaml"], bundle_root=str(tmp_path / "bundle"),
-                   dataset_dir=str(tmp_path / "data2d"), patch_size=[16, 16], max_epochs=1)
+        run_bundle(
+            "lightm_unet",
+            ["train.yaml"],
+            bundle_root=str(tmp_path / "bundle"),
+            dataset_dir=str(tmp_path / "data2d"),
+            patch_size=[16, 16],
+            max_epochs=1,
+        )
     assert isinstance(info.value.__cause__, DataCheckError) and "NaN/Inf voxel" in str(info.value.__cause__)
     assert not (tmp_path / "bundle" / "models").exists()  # nothing was trained
 
@@ -194,8 +261,15 @@ def test_datalist_problems_name_the_file_and_the_position(content, message, tmp_
 def test_bundle_with_one_class_says_binary_needs_two(tmp_path):
     _dataset(tmp_path)
     with pytest.raises(RuntimeError) as info:
-        run_bundle("lightm_unet", ["train.yaml"], bundle_root=str(tmp_path / "bundle"),
-                   dataset_dir=str(tmp_path / "data2d"), patch_size=[16, 16], max_epochs=1, num_classes=1)
+        run_bundle(
+            "lightm_unet",
+            ["train.yaml"],
+            bundle_root=str(tmp_path / "bundle"),
+            dataset_dir=str(tmp_path / "data2d"),
+            patch_size=[16, 16],
+            max_epochs=1,
+            num_classes=1,
+        )
     assert "num_classes=1: the classes include the background" in str(info.value.__cause__)
 
 

@@ -4,23 +4,17 @@
 from __future__ import annotations
 
 import csv
-import logging
 import shutil
 import subprocess
 
 import nibabel as nib
 import pytest
-import torch
 from bundle_helpers import (
     BUNDLES,
-    build_config_ids,
     run_bundle,
     run_torchrun,
     tiny_dataset,
-    verify_bundle_metadata,
 )
-
-from monai_mamba.data import make_demo_dataset
 
 BUNDLE = "lightm_unet"
 TASKS = {
@@ -33,12 +27,15 @@ TASKS = {
 def _tiny_overrides(tmp_path, task, epochs=1):
     extra, dims, classes, patch = TASKS[task]
     data = tiny_dataset(tmp_path, dims, classes, patch[0])
-    return dict(bundle_root=str(tmp_path / "bundle"), dataset_dir=data, patch_size=patch, max_epochs=epochs,
-                batch_size=1, samples_per_image=1, **{"network_def#init_filters": 8})
-
-
-
-
+    return dict(
+        bundle_root=str(tmp_path / "bundle"),
+        dataset_dir=data,
+        patch_size=patch,
+        max_epochs=epochs,
+        batch_size=1,
+        samples_per_image=1,
+        **{"network_def#init_filters": 8},
+    )
 
 
 @pytest.mark.parametrize("task", ["2d", "3d"])
@@ -50,8 +47,12 @@ def test_train_inference_evaluate_end_to_end(task, tmp_path):
     assert (models / "model.pt").is_file() and (models / "checkpoint_epoch=1.pt").is_file()
     assert any((tmp_path / "bundle" / "logs").iterdir())  # TensorBoard events
 
-    run_bundle(BUNDLE, ["inference.json", *extra], **{k: overrides[k] for k in ("bundle_root", "dataset_dir", "patch_size")},
-               **{"network_def#init_filters": 8})
+    run_bundle(
+        BUNDLE,
+        ["inference.json", *extra],
+        **{k: overrides[k] for k in ("bundle_root", "dataset_dir", "patch_size")},
+        **{"network_def#init_filters": 8},
+    )
     predictions = list((tmp_path / "bundle" / "predictions").glob("*_seg.nii.gz"))
     assert len(predictions) == 1
     prediction = nib.load(predictions[0]).get_fdata()

@@ -15,29 +15,37 @@ from bundle_helpers import (
     error_messages,
     run_bundle,
     run_torchrun,
-    verify_bundle_metadata,
 )
 from monai.bundle import ckpt_export, onnx_export
 
 from monai_mamba.data import make_demo_dataset
-from monai_mamba.planning import make_plan
 
 BUNDLE = "mambaclinix"
 OVERLAYS = {"": (4, 4), "abdomen_ct.yaml": (1, 14), "liver_tumour.yaml": (1, 3)}
 
 
 def _data(tmp_path, in_channels=4, num_classes=4):
-    return make_demo_dataset(tmp_path / f"data{in_channels}_{num_classes}", spatial_dims=3, num_classes=num_classes,
-                             size=16, num_training=2, num_validation=2, num_testing=1, num_channels=in_channels)
+    return make_demo_dataset(
+        tmp_path / f"data{in_channels}_{num_classes}",
+        spatial_dims=3,
+        num_classes=num_classes,
+        size=16,
+        num_training=2,
+        num_validation=2,
+        num_testing=1,
+        num_channels=in_channels,
+    )
 
 
 def _tiny(tmp_path, in_channels=4, num_classes=4, **extra):
-    return {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": _data(tmp_path, in_channels, num_classes),
-            "max_epochs": 1, "iterations_per_epoch": 1, "num_regions_per_axis": [2, 2, 2], **extra}
-
-
-
-
+    return {
+        "bundle_root": str(tmp_path / "bundle"),
+        "dataset_dir": _data(tmp_path, in_channels, num_classes),
+        "max_epochs": 1,
+        "iterations_per_epoch": 1,
+        "num_regions_per_axis": [2, 2, 2],
+        **extra,
+    }
 
 
 def test_plan_train_inference_evaluate_end_to_end(tmp_path):
@@ -62,9 +70,17 @@ def test_plan_train_inference_evaluate_end_to_end(tmp_path):
 
     # python -m monai.bundle ckpt_export ... --use_trace True: TorchScript of the trained network, same output
     exported = tmp_path / "model.ts"
-    ckpt_export(net_id="network_def", filepath=str(exported), ckpt_file=str(models / "model.pt"),
-                meta_file=config_paths(BUNDLE, "metadata.json")[0], config_file=config_paths(BUNDLE, "inference.json")[0],
-                use_trace=True, input_shape=[1, 4, 16, 16, 16], plan_file=str(models / "plan.json"), **inference)
+    ckpt_export(
+        net_id="network_def",
+        filepath=str(exported),
+        ckpt_file=str(models / "model.pt"),
+        meta_file=config_paths(BUNDLE, "metadata.json")[0],
+        config_file=config_paths(BUNDLE, "inference.json")[0],
+        use_trace=True,
+        input_shape=[1, 4, 16, 16, 16],
+        plan_file=str(models / "plan.json"),
+        **inference,
+    )
     network = build_config_ids(BUNDLE, ["inference.json"], ["network_def"], inference).get_parsed_content("network_def")
     network.load_state_dict(torch.load(models / "model.pt", weights_only=True))
     x = torch.randn(1, 4, 16, 16, 16)
@@ -73,9 +89,17 @@ def test_plan_train_inference_evaluate_end_to_end(tmp_path):
 
     # python -m monai.bundle onnx_export ...: ONNX of the trained network, run by onnxruntime, same output
     ort = pytest.importorskip("onnxruntime")
-    onnx_export(net_id="network_def", filepath=str(tmp_path / "model.onnx"), ckpt_file=str(models / "model.pt"),
-                meta_file=config_paths(BUNDLE, "metadata.json")[0], config_file=config_paths(BUNDLE, "inference.json")[0],
-                use_trace=True, input_shape=[1, 4, 16, 16, 16], plan_file=str(models / "plan.json"), **inference)
+    onnx_export(
+        net_id="network_def",
+        filepath=str(tmp_path / "model.onnx"),
+        ckpt_file=str(models / "model.pt"),
+        meta_file=config_paths(BUNDLE, "metadata.json")[0],
+        config_file=config_paths(BUNDLE, "inference.json")[0],
+        use_trace=True,
+        input_shape=[1, 4, 16, 16, 16],
+        plan_file=str(models / "plan.json"),
+        **inference,
+    )
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     (output,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     with torch.no_grad():

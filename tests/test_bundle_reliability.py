@@ -25,12 +25,25 @@ TINY = {"patch_size": [16, 16], "batch_size": 1, "network_def#init_filters": 8}
 
 def test_training_killed_mid_epoch_resumes_to_the_same_final_epoch(tmp_path):
     data = make_demo_dataset(tmp_path / "data", size=16, num_training=24, num_validation=1, num_testing=0)
-    args = [f"--bundle_root={tmp_path / 'bundle'}", f"--dataset_dir={data}", "--max_epochs=4", "--patch_size=[16,16]",
-            "--batch_size=1", "--network_def#init_filters=8"]
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", config_paths("lightm_unet", "train.yaml")[0],
-           *args]
+    args = [
+        f"--bundle_root={tmp_path / 'bundle'}",
+        f"--dataset_dir={data}",
+        "--max_epochs=4",
+        "--patch_size=[16,16]",
+        "--batch_size=1",
+        "--network_def#init_filters=8",
+    ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        config_paths("lightm_unet", "train.yaml")[0],
+        *args,
+    ]
     models = tmp_path / "bundle" / "models"
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not (models / "checkpoint_epoch=1.pt").exists() and time.time() < deadline and first.poll() is None:
         time.sleep(0.05)
@@ -57,8 +70,11 @@ def test_bf16_autocast_training_on_demo_data_stays_finite(network, tmp_path):
     """MONAI's trainers only autocast on CUDA; this runs the same step under CPU bf16 autocast. The Mamba
     layers compute in float32 inside (the scan always; LightM-UNet's RVM layers entirely)."""
     torch.manual_seed(0)
-    net = LightMUNet(2, 1, 2, init_filters=8) if network == "lightm_unet" else MambaUNet(in_channels=1, out_channels=2,
-                                                                                           feature_size=16)
+    net = (
+        LightMUNet(2, 1, 2, init_filters=8)
+        if network == "lightm_unet"
+        else MambaUNet(in_channels=1, out_channels=2, feature_size=16)
+    )
     data = make_demo_dataset(tmp_path, size=32, num_training=4, num_validation=0, num_testing=0)
     cases = load_decathlon_datalist(f"{data}/datalist.json", data_list_key="training", base_dir=data)
     batch = LoadImaged(["image", "label"], image_only=True, ensure_channel_first=True)
@@ -92,7 +108,13 @@ def test_same_seed_same_losses_on_cpu(tmp_path):
     data = tiny_dataset(tmp_path, 2, 2, 16)
     runs = []
     for run in range(2):
-        run_bundle("lightm_unet", ["train.yaml"], bundle_root=str(tmp_path / f"bundle{run}"), dataset_dir=data,
-                   max_epochs=2, **TINY)
+        run_bundle(
+            "lightm_unet",
+            ["train.yaml"],
+            bundle_root=str(tmp_path / f"bundle{run}"),
+            dataset_dir=data,
+            max_epochs=2,
+            **TINY,
+        )
         runs.append(_logged_losses(tmp_path / f"bundle{run}" / "logs"))
     assert len(runs[0]) == 4 and runs[0] == runs[1]

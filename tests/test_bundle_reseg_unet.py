@@ -14,7 +14,6 @@ from bundle_helpers import (
     run_bundle,
     run_torchrun,
     tiny_dataset,
-    verify_bundle_metadata,
 )
 
 BUNDLE = "reseg_unet"
@@ -22,8 +21,13 @@ BUNDLE = "reseg_unet"
 
 def _tiny(tmp_path, num_classes=4, **extra):
     data = tiny_dataset(tmp_path, 3, num_classes, [32, 32, 6])
-    return {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": data, "image_size": [32, 32],
-            "network_factory#channels": [4, 8, 16, 32, 64], **extra}
+    return {
+        "bundle_root": str(tmp_path / "bundle"),
+        "dataset_dir": data,
+        "image_size": [32, 32],
+        "network_factory#channels": [4, 8, 16, 32, 64],
+        **extra,
+    }
 
 
 def _stage1(tmp_path):
@@ -33,23 +37,28 @@ def _stage1(tmp_path):
     return overrides
 
 
-
-
-@pytest.mark.parametrize("target, args", [
-    ("monai_mamba.nets.LightMUNet", {"spatial_dims": 2, "init_filters": 8}),
-    ("monai_mamba.nets.MambaUNet", {"spatial_dims": 2, "feature_size": 16}),
-])
+@pytest.mark.parametrize(
+    "target, args",
+    [
+        ("monai_mamba.nets.LightMUNet", {"spatial_dims": 2, "init_filters": 8}),
+        ("monai_mamba.nets.MambaUNet", {"spatial_dims": 2, "feature_size": 16}),
+    ],
+)
 def test_the_network_is_one_config_value(target, args, tmp_path):
-    parser = build_config_ids(BUNDLE, ["train.yaml"], ["reconstruction_network_def"],
-                              {**_tiny(tmp_path), "network_factory": {"_target_": target, "_mode_": "callable", **args}})
-    segmentation, reconstruction = parser.get_parsed_content("network_def"), parser.get_parsed_content(
-        "reconstruction_network_def")
+    parser = build_config_ids(
+        BUNDLE,
+        ["train.yaml"],
+        ["reconstruction_network_def"],
+        {**_tiny(tmp_path), "network_factory": {"_target_": target, "_mode_": "callable", **args}},
+    )
+    segmentation, reconstruction = (
+        parser.get_parsed_content("network_def"),
+        parser.get_parsed_content("reconstruction_network_def"),
+    )
     assert type(segmentation).__name__ == target.rsplit(".", 1)[1] == type(reconstruction).__name__
     with torch.no_grad():
         assert segmentation.eval()(torch.zeros(1, 1, 32, 32)).shape[1] == 4  # classes
         assert reconstruction.eval()(torch.zeros(1, 1, 32, 32)).shape[1] == 1  # the image's channels
-
-
 
 
 def test_stage_2_without_stage_1_says_which_command_makes_it(tmp_path):
@@ -63,7 +72,9 @@ def test_both_stages_then_inference_and_evaluate(tmp_path):
     overrides = _stage1(tmp_path)
     models = tmp_path / "bundle" / "models"
     stage1 = torch.load(models / "reconstruction.pt", weights_only=True)
-    assert torch.load(models / "reconstruction" / "checkpoint_epoch=2.pt", weights_only=True)["trainer"]["iteration"] == 2
+    assert (
+        torch.load(models / "reconstruction" / "checkpoint_epoch=2.pt", weights_only=True)["trainer"]["iteration"] == 2
+    )
 
     workflow = run_bundle(BUNDLE, ["train.yaml"], **{**overrides, "max_iterations": 2})
     frozen = workflow.parser.get_parsed_content("frozen_reconstruction_network")
@@ -88,8 +99,15 @@ def test_both_stages_then_inference_and_evaluate(tmp_path):
 
 
 def test_demo_runs_stage_1_then_stage_2_in_one_command(tmp_path, caplog):
-    overrides = _tiny(tmp_path, demo=True, reconstruction_iterations=2, max_iterations=2, iterations_per_epoch=1,
-                      batch_size=2, slices_per_volume=2)
+    overrides = _tiny(
+        tmp_path,
+        demo=True,
+        reconstruction_iterations=2,
+        max_iterations=2,
+        iterations_per_epoch=1,
+        batch_size=2,
+        slices_per_volume=2,
+    )
     with caplog.at_level("INFO"):
         run_bundle(BUNDLE, ["train.yaml"], **overrides)
     models = tmp_path / "bundle" / "demo" / "acdc" / "models"  # the demo's own run folder
@@ -99,8 +117,15 @@ def test_demo_runs_stage_1_then_stage_2_in_one_command(tmp_path, caplog):
 
 @pytest.mark.slow
 def test_multi_gpu_config_runs_both_stages_in_two_cpu_processes_on_gloo(tmp_path):
-    overrides = _tiny(tmp_path, demo=True, reconstruction_iterations=2, max_iterations=2, iterations_per_epoch=1,
-                      batch_size=2, slices_per_volume=2)
+    overrides = _tiny(
+        tmp_path,
+        demo=True,
+        reconstruction_iterations=2,
+        max_iterations=2,
+        iterations_per_epoch=1,
+        batch_size=2,
+        slices_per_volume=2,
+    )
     run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], **overrides)
     models = tmp_path / "bundle" / "demo" / "acdc" / "models"
     assert (models / "reconstruction.pt").is_file() and (models / "checkpoint_epoch=2.pt").is_file()

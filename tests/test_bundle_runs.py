@@ -50,8 +50,16 @@ def test_mambaclinix_demo_plan_is_never_used_for_your_data(tmp_path):
     run_bundle("mambaclinix", ["train.yaml"], bundle_root=str(root), **fast)
     demo_plan = json.loads((root / "demo" / "brats" / "models" / "plan.json").read_text())
     assert demo_plan["made_from"]["demo"] and demo_plan["patch_size"] == [32, 32, 32]
-    data = make_demo_dataset(tmp_path / "data", spatial_dims=3, num_classes=4, size=16, num_training=2,
-                             num_validation=1, num_testing=1, num_channels=4)
+    data = make_demo_dataset(
+        tmp_path / "data",
+        spatial_dims=3,
+        num_classes=4,
+        size=16,
+        num_training=2,
+        num_validation=1,
+        num_testing=1,
+        num_channels=4,
+    )
     run_bundle("mambaclinix", ["train.yaml"], bundle_root=str(root), dataset_dir=data, **fast)
     plan = json.loads((root / "models" / "plan.json").read_text())
     assert not plan["made_from"]["demo"] and plan["made_from"]["cases"] == 2 and plan["patch_size"] == [16, 16, 16]
@@ -77,15 +85,19 @@ def test_training_longer_resumes_at_a_learning_rate_above_zero(tmp_path, caplog)
 
 
 def test_other_network_settings_are_refused_then_started_fresh_on_request(tmp_path):
-    overrides = dict(bundle_root=str(tmp_path / "bundle"), dataset_dir=tiny_dataset(tmp_path, 2, 2, 16), max_epochs=1,
-                     **TINY)
+    overrides = dict(
+        bundle_root=str(tmp_path / "bundle"), dataset_dir=tiny_dataset(tmp_path, 2, 2, 16), max_epochs=1, **TINY
+    )
     run_bundle("lightm_unet", ["train.yaml"], **overrides)
     models = tmp_path / "bundle" / "models"
     before = {p.name: p.read_bytes() for p in models.glob("*.pt")}
     with pytest.raises(Exception) as error:
         run_bundle("lightm_unet", ["train.yaml"], **{**overrides, "network_def#init_filters": 16})
     message = error_messages(error.value)
-    assert "holds another training run" in message and "tensor 'convInit.1.conv.weight' has shape [16, 1, 1, 1] here, [8, 1, 1, 1]" in message
+    assert (
+        "holds another training run" in message
+        and "tensor 'convInit.1.conv.weight' has shape [16, 1, 1, 1] here, [8, 1, 1, 1]" in message
+    )
     assert "--bundle_root" in message and "--resume fresh" in message
     assert {p.name: p.read_bytes() for p in models.glob("*.pt")} == before  # nothing changed
 
@@ -97,8 +109,9 @@ def test_other_network_settings_are_refused_then_started_fresh_on_request(tmp_pa
 
 
 def test_a_nan_voxel_at_inference_is_refused_naming_the_file(tmp_path):
-    overrides = dict(bundle_root=str(tmp_path / "bundle"), dataset_dir=tiny_dataset(tmp_path, 2, 2, 16), max_epochs=1,
-                     **TINY)
+    overrides = dict(
+        bundle_root=str(tmp_path / "bundle"), dataset_dir=tiny_dataset(tmp_path, 2, 2, 16), max_epochs=1, **TINY
+    )
     run_bundle("lightm_unet", ["train.yaml"], **overrides)
     testing = json.loads((tmp_path / "data" / "datalist.json").read_text())["testing"][0]["image"]
     image = nib.load(tmp_path / "data" / testing)
@@ -115,8 +128,12 @@ def test_a_nan_voxel_at_inference_is_refused_naming_the_file(tmp_path):
 
 def test_a_misspelled_setting_stops_before_anything_runs(tmp_path):
     with pytest.raises(Exception) as error:
-        monai.bundle.run(config_file=config_paths("lightm_unet", "train.yaml")[0], logging_file=False,
-                         bundle_root=str(tmp_path / "bundle"), max_epoch=1)
+        monai.bundle.run(
+            config_file=config_paths("lightm_unet", "train.yaml")[0],
+            logging_file=False,
+            bundle_root=str(tmp_path / "bundle"),
+            max_epoch=1,
+        )
     assert isinstance(error.value.__cause__, UnknownOverrideError)
     assert "--max_epoch (did you mean --max_epochs?): no such setting" in error_messages(error.value)
     assert not (tmp_path / "bundle" / "demo" / "lung_xray" / "models").exists()
@@ -131,13 +148,16 @@ def test_inference_and_evaluation_before_training_name_the_command_that_makes_th
     message = error_messages(error.value)
     train_yaml = config_paths("lightm_unet", "train.yaml")[0]
     assert "models/model.pt not found" in message
-    assert f"python -m monai.bundle run --config_file {train_yaml} --bundle_root {tmp_path / 'bundle'} " \
-           f"--dataset_dir {data}" in message
+    assert (
+        f"python -m monai.bundle run --config_file {train_yaml} --bundle_root {tmp_path / 'bundle'} "
+        f"--dataset_dir {data}" in message
+    )
 
 
 def test_a_model_from_other_network_settings_is_named_at_inference(tmp_path):
-    overrides = dict(bundle_root=str(tmp_path / "bundle"), dataset_dir=tiny_dataset(tmp_path, 2, 2, 16), max_epochs=1,
-                     **TINY)
+    overrides = dict(
+        bundle_root=str(tmp_path / "bundle"), dataset_dir=tiny_dataset(tmp_path, 2, 2, 16), max_epochs=1, **TINY
+    )
     run_bundle("lightm_unet", ["train.yaml"], **overrides)
     inference = {k: overrides[k] for k in ("bundle_root", "dataset_dir", "patch_size")}
     with pytest.raises(Exception) as error:
@@ -149,32 +169,61 @@ def test_a_model_from_other_network_settings_is_named_at_inference(tmp_path):
 
 def test_reseg_stage_1_hint_is_a_command_that_works_from_another_bundle_root(tmp_path):
     data = tiny_dataset(tmp_path, 3, 4, [32, 32, 6])
-    tiny = {"bundle_root": str(tmp_path / "elsewhere"), "dataset_dir": data, "image_size": [32, 32],
-            "network_factory#channels": [4, 8, 16, 32, 64], "reconstruction_iterations": 2, "max_iterations": 2,
-            "iterations_per_epoch": 1, "batch_size": 2, "slices_per_volume": 2}
+    tiny = {
+        "bundle_root": str(tmp_path / "elsewhere"),
+        "dataset_dir": data,
+        "image_size": [32, 32],
+        "network_factory#channels": [4, 8, 16, 32, 64],
+        "reconstruction_iterations": 2,
+        "max_iterations": 2,
+        "iterations_per_epoch": 1,
+        "batch_size": 2,
+        "slices_per_volume": 2,
+    }
     with pytest.raises(Exception) as error:
         run_bundle("reseg_unet", ["train.yaml"], **tiny)
     message = error_messages(error.value)
-    command = message[message.index("python -m monai.bundle run"):].split(" (with the overlays")[0]
+    command = message[message.index("python -m monai.bundle run") :].split(" (with the overlays")[0]
     configs = config_paths("reseg_unet", "train.yaml", "train_reconstruction.yaml")
-    assert command == (f"python -m monai.bundle run --config_file \"['{configs[0]}','{configs[1]}']\" "
-                       f"--bundle_root {tmp_path / 'elsewhere'} --dataset_dir {data}")
+    assert command == (
+        f"python -m monai.bundle run --config_file \"['{configs[0]}','{configs[1]}']\" "
+        f"--bundle_root {tmp_path / 'elsewhere'} --dataset_dir {data}"
+    )
     rest = {k: v for k, v in tiny.items() if k not in ("bundle_root", "dataset_dir")}
-    run_bundle("reseg_unet", ["train.yaml", "train_reconstruction.yaml"], bundle_root=tiny["bundle_root"],
-               dataset_dir=data, **rest)  # the command as printed (plus the tiny sizes of this test)
+    run_bundle(
+        "reseg_unet",
+        ["train.yaml", "train_reconstruction.yaml"],
+        bundle_root=tiny["bundle_root"],
+        dataset_dir=data,
+        **rest,
+    )  # the command as printed (plus the tiny sizes of this test)
     run_bundle("reseg_unet", ["train.yaml"], **tiny)
     assert (tmp_path / "elsewhere" / "models" / "model.pt").is_file()
 
 
 def test_a_plan_for_other_data_and_a_mistyped_plan_file_are_refused(tmp_path):
-    four_channel_mr = make_demo_dataset(tmp_path / "mr", spatial_dims=3, num_classes=4, size=16, num_training=2,
-                                        num_validation=1, num_testing=0, num_channels=4)
-    one_channel_ct = make_demo_dataset(tmp_path / "ct", spatial_dims=3, num_classes=4, size=16, num_training=2,
-                                       num_validation=1, num_testing=0)
+    four_channel_mr = make_demo_dataset(
+        tmp_path / "mr",
+        spatial_dims=3,
+        num_classes=4,
+        size=16,
+        num_training=2,
+        num_validation=1,
+        num_testing=0,
+        num_channels=4,
+    )
+    one_channel_ct = make_demo_dataset(
+        tmp_path / "ct", spatial_dims=3, num_classes=4, size=16, num_training=2, num_validation=1, num_testing=0
+    )
     ct_plan = str(tmp_path / "ct_plan.json")
     make_plan(f"{one_channel_ct}/datalist.json", ct_plan, 5, "CT")
-    fast = {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": four_channel_mr, "max_epochs": 1,
-            "iterations_per_epoch": 1, "num_regions_per_axis": [2, 2, 2]}
+    fast = {
+        "bundle_root": str(tmp_path / "bundle"),
+        "dataset_dir": four_channel_mr,
+        "max_epochs": 1,
+        "iterations_per_epoch": 1,
+        "num_regions_per_axis": [2, 2, 2],
+    }
     with pytest.raises(Exception) as error:
         run_bundle("mambaclinix", ["train.yaml"], plan_file=ct_plan, **fast)
     message = error_messages(error.value)
@@ -192,9 +241,24 @@ def test_a_second_training_run_in_the_same_folder_fails_fast(tmp_path):
     lock = RunLock(str(models))
     lock.acquire()  # a first run, training
     try:
-        cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", config_paths("lightm_unet", "train.yaml")[0],
-               "--bundle_root", str(tmp_path / "bundle"), "--dataset_dir", data, "--max_epochs", "1",
-               "--patch_size", "[16,16]", "--network_def#init_filters", "8"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "monai.bundle",
+            "run",
+            "--config_file",
+            config_paths("lightm_unet", "train.yaml")[0],
+            "--bundle_root",
+            str(tmp_path / "bundle"),
+            "--dataset_dir",
+            data,
+            "--max_epochs",
+            "1",
+            "--patch_size",
+            "[16,16]",
+            "--network_def#init_filters",
+            "8",
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     finally:
         lock.release()

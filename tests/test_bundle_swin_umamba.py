@@ -9,23 +9,26 @@ import csv
 import nibabel as nib
 import pytest
 import torch
-from bundle_helpers import build_config_ids, run_bundle, run_torchrun, tiny_dataset, verify_bundle_metadata
+from bundle_helpers import run_bundle, run_torchrun, tiny_dataset
 
 from monai_mamba.data import make_demo_dataset
 
 BUNDLE = "swin_umamba"
 
 
-
-
-
-
-def test_train_pretrained_and_frozen_then_inference_and_evaluate(tmp_path, caplog, vmamba_tiny_checkpoint,
-                                                                 vmamba_tiny_checkpoint_file):
+def test_train_pretrained_and_frozen_then_inference_and_evaluate(
+    tmp_path, caplog, vmamba_tiny_checkpoint, vmamba_tiny_checkpoint_file
+):
     weights = vmamba_tiny_checkpoint_file
-    overrides = {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": tiny_dataset(tmp_path, 2, 4, 32),
-                 "patch_size": [32, 32], "max_epochs": 2, "batch_size": 2, "pretrained_path": str(weights),
-                 "freeze_epochs": 1}
+    overrides = {
+        "bundle_root": str(tmp_path / "bundle"),
+        "dataset_dir": tiny_dataset(tmp_path, 2, 4, 32),
+        "patch_size": [32, 32],
+        "max_epochs": 2,
+        "batch_size": 2,
+        "pretrained_path": str(weights),
+        "freeze_epochs": 1,
+    }
     with caplog.at_level("INFO", logger="monai_mamba.weights"):
         workflow = run_bundle(BUNDLE, ["train.yaml"], **overrides)
     assert "loaded 205 tensors" in caplog.text
@@ -48,10 +51,17 @@ def test_train_pretrained_and_frozen_then_inference_and_evaluate(tmp_path, caplo
 
 
 def test_microscopy_instances_trained_as_three_classes_and_scored_by_f1(tmp_path):
-    data = make_demo_dataset(tmp_path / "cells", size=32, num_training=2, num_validation=2, num_testing=1,
-                             instance_labels=True)
-    overrides = {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": data, "patch_size": [32, 32],
-                 "in_channels": 1, "max_epochs": 1, "batch_size": 2}
+    data = make_demo_dataset(
+        tmp_path / "cells", size=32, num_training=2, num_validation=2, num_testing=1, instance_labels=True
+    )
+    overrides = {
+        "bundle_root": str(tmp_path / "bundle"),
+        "dataset_dir": data,
+        "patch_size": [32, 32],
+        "in_channels": 1,
+        "max_epochs": 1,
+        "batch_size": 2,
+    }
     run_bundle(BUNDLE, ["train.yaml", "microscopy.yaml"], **overrides)
     run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml", "microscopy.yaml"], **overrides)
     with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
@@ -64,7 +74,16 @@ def test_microscopy_instances_trained_as_three_classes_and_scored_by_f1(tmp_path
 def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(network_name, tmp_path, vmamba_tiny_checkpoint_file):
     """Pretrained, with the encoder frozen in epoch 1 and trained in epoch 2, in both processes."""
     weights = vmamba_tiny_checkpoint_file
-    run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], bundle_root=str(tmp_path / "bundle"),
-                 dataset_dir=tiny_dataset(tmp_path, 2, 4, 32), patch_size=[32, 32], max_epochs=2, batch_size=1,
-                 network_name=network_name, pretrained_path=str(weights), freeze_epochs=1)
+    run_torchrun(
+        BUNDLE,
+        ["train.yaml", "multi_gpu_train.yaml"],
+        bundle_root=str(tmp_path / "bundle"),
+        dataset_dir=tiny_dataset(tmp_path, 2, 4, 32),
+        patch_size=[32, 32],
+        max_epochs=2,
+        batch_size=1,
+        network_name=network_name,
+        pretrained_path=str(weights),
+        freeze_epochs=1,
+    )
     assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=2.pt").is_file()

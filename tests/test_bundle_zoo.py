@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -52,19 +51,37 @@ def test_pack_then_download_from_a_file_url_then_run(tmp_path):
     bundle = _copy("lightm_unet", tmp_path)
     (bundle / "models").mkdir()
     (bundle / "models" / "model.pt").write_bytes(b"weights")  # hashed into large_files.yml, not packed
-    archive = pack_bundle("lightm_unet", str(tmp_path / "out"), weights_url="https://example.org/{name}/{version}/{file}",
-                          bundles_dir=tmp_path / "bundles")
+    archive = pack_bundle(
+        "lightm_unet",
+        str(tmp_path / "out"),
+        weights_url="https://example.org/{name}/{version}/{file}",
+        bundles_dir=tmp_path / "bundles",
+    )
     assert archive.name == "lightm_unet_v0.1.0.zip"
     with zipfile.ZipFile(archive) as z:
-        assert all(n.startswith("lightm_unet/") for n in z.namelist()) and "lightm_unet/models/model.pt" not in z.namelist()
+        assert (
+            all(n.startswith("lightm_unet/") for n in z.namelist())
+            and "lightm_unet/models/model.pt" not in z.namelist()
+        )
     download(name="lightm_unet", url=archive.resolve().as_uri(), bundle_dir=str(tmp_path / "zoo"), progress=False)
     unpacked = tmp_path / "zoo" / "lightm_unet"
     large = yaml.safe_load((unpacked / "large_files.yml").read_text())["large_files"]
-    assert large == [{"path": "models/model.pt", "url": "https://example.org/lightm_unet/0.1.0/model.pt",
-                      "hash_val": hashlib.sha256(b"weights").hexdigest(), "hash_type": "sha256"}]
+    assert large == [
+        {
+            "path": "models/model.pt",
+            "url": "https://example.org/lightm_unet/0.1.0/model.pt",
+            "hash_val": hashlib.sha256(b"weights").hexdigest(),
+            "hash_type": "sha256",
+        }
+    ]
     assert check_bundle(unpacked) == []
-    verify_net_in_out(net_id="network_def", meta_file=str(unpacked / "configs" / "metadata.json"),
-                      config_file=str(unpacked / "configs" / "inference.json"), n=1, bundle_root=str(unpacked))
+    verify_net_in_out(
+        net_id="network_def",
+        meta_file=str(unpacked / "configs" / "metadata.json"),
+        config_file=str(unpacked / "configs" / "inference.json"),
+        n=1,
+        bundle_root=str(unpacked),
+    )
 
 
 def test_pack_refuses_an_unknown_bundle_and_one_that_fails_the_checks(tmp_path):
@@ -89,16 +106,23 @@ def test_checks_find_what_the_zoo_refuses(tmp_path):
     (bundle / "models").mkdir()
     (bundle / "models" / "big.bin").write_bytes(b"\0" * (25 * 1024 * 1024 + 1))
     problems = "\n".join(check_bundle(bundle))
-    for expected in ("extra.yaml: does not parse: Duplicate key: `a`", "version 0.2.0 has no changelog entry",
-                     "import ignite but required_packages_version lacks 'pytorch-ignite'",
-                     "names 4 channels in channel_def but num_channels is 3", "notes.md: contains a personal path",
-                     "logs/: run outputs", "models/big.bin: not a release file", "big.bin: over 25 MB"):
+    for expected in (
+        "extra.yaml: does not parse: Duplicate key: `a`",
+        "version 0.2.0 has no changelog entry",
+        "import ignite but required_packages_version lacks 'pytorch-ignite'",
+        "names 4 channels in channel_def but num_channels is 3",
+        "notes.md: contains a personal path",
+        "logs/: run outputs",
+        "models/big.bin: not a release file",
+        "big.bin: over 25 MB",
+    ):
         assert expected in problems, expected
 
 
 def test_check_on_a_folder_that_is_not_a_bundle_says_so(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "monai_mamba.bundles", "check", str(tmp_path)], capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "monai_mamba.bundles", "check", str(tmp_path)], capture_output=True, text=True
+    )
     assert result.returncode == 1 and f"{tmp_path} is not a bundle folder (no configs/ in it)" in result.stdout
 
 

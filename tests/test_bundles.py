@@ -17,16 +17,24 @@ CASES = {
     ("lightm_unet", "", ""): ((2, 1, 2, 16), {"patch_size": [16, 16], "network_def#init_filters": 8}),
     ("lightm_unet", "lits_3d.yaml", ""): ((3, 1, 3, 16), {"patch_size": [16, 16, 16], "network_def#init_filters": 8}),
     ("mamba_unet", "", ""): ((3, 1, 4, [32, 32, 6]), {"image_size": [32, 32], "network_def#feature_size": 8}),
-    ("mamba_unet", "synapse.yaml", ""): ((3, 1, 9, [32, 32, 6]), {"image_size": [32, 32], "network_def#feature_size": 8}),
+    ("mamba_unet", "synapse.yaml", ""): (
+        (3, 1, 9, [32, 32, 6]),
+        {"image_size": [32, 32], "network_def#feature_size": 8},
+    ),
     ("swin_umamba", "", ""): ((2, 1, 4, 32), {"patch_size": [32, 32]}),
     ("swin_umamba", "", "SwinUMambaD"): ((2, 1, 4, 32), {"patch_size": [32, 32], "network_name": "SwinUMambaD"}),
     ("swin_umamba", "microscopy.yaml", ""): ((2, 1, 3, 32), {"patch_size": [32, 32], "in_channels": 1}),
     ("mambaclinix", "", ""): ((3, 4, 4, 16), {}),
     ("mambaclinix", "abdomen_ct.yaml", ""): ((3, 1, 4, 16), {}),
     ("mambaclinix", "liver_tumour.yaml", ""): ((3, 1, 3, 16), {}),
-    ("reseg_unet", "", ""): ((3, 1, 4, [32, 32, 6]), {"image_size": [32, 32], "network_factory#channels": [4, 8, 16, 32, 64]}),
-    ("reseg_unet", "synapse.yaml", ""): ((3, 1, 9, [32, 32, 6]), {"image_size": [32, 32],
-                                                                 "network_factory#channels": [4, 8, 16, 32, 64]}),
+    ("reseg_unet", "", ""): (
+        (3, 1, 4, [32, 32, 6]),
+        {"image_size": [32, 32], "network_factory#channels": [4, 8, 16, 32, 64]},
+    ),
+    ("reseg_unet", "synapse.yaml", ""): (
+        (3, 1, 9, [32, 32, 6]),
+        {"image_size": [32, 32], "network_factory#channels": [4, 8, 16, 32, 64]},
+    ),
 }
 IDS = [f"{b}{'-' + o.split('.')[0] if o else ''}{'-' + x if x else ''}" for b, o, x in CASES]
 SIZES = ("spatial_dims", "in_channels", "num_classes", "patch_size", "image_size")
@@ -36,13 +44,32 @@ def _case(key, tmp_path):
     bundle, overlay, _ = key
     (dims, channels, classes, size), tiny = CASES[key]
     if overlay == "microscopy.yaml":
-        data = make_demo_dataset(tmp_path / "data", spatial_dims=2, size=size, num_training=2, num_validation=1,
-                                 num_testing=1, instance_labels=True)
+        data = make_demo_dataset(
+            tmp_path / "data",
+            spatial_dims=2,
+            size=size,
+            num_training=2,
+            num_validation=1,
+            num_testing=1,
+            instance_labels=True,
+        )
     elif bundle == "mambaclinix":
-        data = make_demo_dataset(tmp_path / "data", spatial_dims=3, num_classes=classes, size=size, num_training=2,
-                                 num_validation=1, num_testing=1, num_channels=channels)
-        make_plan(f"{data}/datalist.json", str(tmp_path / "plan.json"), 5 if not overlay else classes,
-                  "CT" if overlay else "MR")
+        data = make_demo_dataset(
+            tmp_path / "data",
+            spatial_dims=3,
+            num_classes=classes,
+            size=size,
+            num_training=2,
+            num_validation=1,
+            num_testing=1,
+            num_channels=channels,
+        )
+        make_plan(
+            f"{data}/datalist.json",
+            str(tmp_path / "plan.json"),
+            5 if not overlay else classes,
+            "CT" if overlay else "MR",
+        )
         tiny = {**tiny, "plan_file": str(tmp_path / "plan.json")}
     else:
         data = tiny_dataset(tmp_path, dims, classes, size)
@@ -51,21 +78,38 @@ def _case(key, tmp_path):
 
 
 def _inference_settings(settings: dict) -> dict:
-    return {k: v for k, v in settings.items() if k.split("#")[0] in (
-        "bundle_root", "dataset_dir", "patch_size", "image_size", "network_def", "network_factory", "network_name",
-        "in_channels",
-        "plan_file")}
+    return {
+        k: v
+        for k, v in settings.items()
+        if k.split("#")[0]
+        in (
+            "bundle_root",
+            "dataset_dir",
+            "patch_size",
+            "image_size",
+            "network_def",
+            "network_factory",
+            "network_name",
+            "in_channels",
+            "plan_file",
+        )
+    }
 
 
 @pytest.mark.parametrize("key", list(CASES), ids=IDS)
 def test_train_and_infer_workflows_build_with_every_property_monai_checks(key, tmp_path):
     bundle, overlays, settings = _case(key, tmp_path)
-    train = create_workflow(config_file=config_paths(bundle, "train.yaml", *overlays), workflow_type="train",
-                            logging_file=False, **settings)
+    train = create_workflow(
+        config_file=config_paths(bundle, "train.yaml", *overlays), workflow_type="train", logging_file=False, **settings
+    )
     assert train.check_properties() == []
     assert train.parser.get_parsed_content("validate#evaluator") is not None
-    infer = create_workflow(config_file=config_paths(bundle, "inference.json", *overlays), workflow_type="infer",
-                            logging_file=False, **_inference_settings(settings))
+    infer = create_workflow(
+        config_file=config_paths(bundle, "inference.json", *overlays),
+        workflow_type="infer",
+        logging_file=False,
+        **_inference_settings(settings),
+    )
     assert infer.check_properties() == []
     assert infer.parser.get_parsed_content("evaluator") is not None
 

@@ -15,9 +15,16 @@ def _trainer(max_norm=None):
     optimizer = torch.optim.SGD(network.parameters(), lr=1.0)
     data = [{"image": torch.randn(2, 4) * 100, "label": torch.randn(2, 1)}]
     handlers = [ClipGradNorm(max_norm)] if max_norm else []
-    trainer = SupervisedTrainer(device=torch.device("cpu"), max_epochs=1, train_data_loader=data, network=network,
-                                optimizer=optimizer, loss_function=torch.nn.MSELoss(), train_handlers=handlers,
-                                decollate=False)
+    trainer = SupervisedTrainer(
+        device=torch.device("cpu"),
+        max_epochs=1,
+        train_data_loader=data,
+        network=network,
+        optimizer=optimizer,
+        loss_function=torch.nn.MSELoss(),
+        train_handlers=handlers,
+        decollate=False,
+    )
     return trainer, network
 
 

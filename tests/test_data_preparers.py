@@ -51,7 +51,9 @@ def test_acdc_frames_of_a_patient_stay_in_one_split(tmp_path):
             _nifti(stem.with_name(stem.name + ".nii.gz"), np.random.rand(4, 4, 2))
             _nifti(stem.with_name(stem.name + "_gt.nii.gz"), np.random.randint(0, 4, (4, 4, 2)), np.uint8)
     datalist = _datalist(Path(PREPARERS["acdc"](str(tmp_path / "ACDC"), str(tmp_path / "out"))).parent)
-    patients = {k: {i.split("_")[0] for i in _ids(v)} for k, v in datalist.items() if k in ("training", "validation", "testing")}
+    patients = {
+        k: {i.split("_")[0] for i in _ids(v)} for k, v in datalist.items() if k in ("training", "validation", "testing")
+    }
     assert [len(patients[k]) for k in ("training", "validation", "testing")] == [7, 1, 2]
     assert len(_ids(datalist["training"])) == 14  # both frames of each training patient
     assert not (patients["training"] & patients["testing"])
@@ -117,7 +119,9 @@ def test_chest_xray_merges_montgomery_lungs_and_reads_shenzhen_masks(tmp_path):
     left, right = np.zeros((8, 10)), np.zeros((8, 10))
     left[2:6, 1:4], right[2:6, 6:9] = 255, 255
     for i in range(5):
-        _png(tmp_path / "src" / "MontgomerySet" / "CXR_png" / f"MCUCXR_000{i}_0.png", np.random.randint(0, 255, (8, 10)))
+        _png(
+            tmp_path / "src" / "MontgomerySet" / "CXR_png" / f"MCUCXR_000{i}_0.png", np.random.randint(0, 255, (8, 10))
+        )
         _png(tmp_path / "src" / "MontgomerySet" / "ManualMask" / "leftMask" / f"MCUCXR_000{i}_0.png", left)
         _png(tmp_path / "src" / "MontgomerySet" / "ManualMask" / "rightMask" / f"MCUCXR_000{i}_0.png", right)
         _png(tmp_path / "src" / "ChinaSet" / "CXR_png" / f"CHNCXR_000{i}_1.png", np.random.randint(0, 255, (8, 10)))
@@ -158,7 +162,8 @@ def test_flare22_and_msd_and_the_command_line(tmp_path):
         _nifti(tmp_path / "FLARE22" / "labels" / f"FLARE22_Tr_{n:04d}.nii.gz", np.zeros((4, 4, 2)), np.uint8)
     datalist = _datalist(Path(PREPARERS["flare22"](str(tmp_path / "FLARE22"), str(tmp_path / "flare"))).parent)
     assert _ids(sum((datalist[k] for k in ("training", "validation", "testing")), [])) == [
-        f"FLARE22_Tr_{n:04d}" for n in range(1, 5)]
+        f"FLARE22_Tr_{n:04d}" for n in range(1, 5)
+    ]
 
     task = tmp_path / "Task03_Liver"
     entries = []
@@ -166,10 +171,24 @@ def test_flare22_and_msd_and_the_command_line(tmp_path):
         _nifti(task / "imagesTr" / f"liver_{n}.nii.gz", np.random.rand(4, 4, 2))
         _nifti(task / "labelsTr" / f"liver_{n}.nii.gz", np.zeros((4, 4, 2)), np.uint8)
         entries.append({"image": f"./imagesTr/liver_{n}.nii.gz", "label": f"./labelsTr/liver_{n}.nii.gz"})
-    (task / "dataset.json").write_text(json.dumps({"name": "Liver", "labels": {"0": "background", "1": "liver",
-                                                                               "2": "cancer"}, "training": entries}))
-    result = subprocess.run([sys.executable, "-m", "monai_mamba.data", "prepare", "msd", "--src", str(task),
-                             "--dst", str(tmp_path / "msd")], capture_output=True, text=True)
+    (task / "dataset.json").write_text(
+        json.dumps({"name": "Liver", "labels": {"0": "background", "1": "liver", "2": "cancer"}, "training": entries})
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monai_mamba.data",
+            "prepare",
+            "msd",
+            "--src",
+            str(task),
+            "--dst",
+            str(tmp_path / "msd"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     datalist = _datalist(tmp_path / "msd")
     assert datalist["labels"] == ["background", "liver", "cancer"] and len(datalist["training"]) == 4
@@ -192,8 +211,11 @@ def test_prepare_refuses_a_destination_in_the_source_and_loses_nothing(where, tm
     (task / "dataset.json").write_text(json.dumps({"name": "Liver", "training": entries}))
     before = {p: p.read_bytes() for p in task.rglob("*") if p.is_file()}
     dst = task if where == "same" else task / "prepared"
-    result = subprocess.run([sys.executable, "-m", "monai_mamba.data", "prepare", "msd", "--src", str(task),
-                             "--dst", str(dst)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "monai_mamba.data", "prepare", "msd", "--src", str(task), "--dst", str(dst)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     assert f"--dst {dst} is" in result.stderr and "Give a --dst outside --src" in result.stderr
     assert {p: p.read_bytes() for p in task.rglob("*") if p.is_file()} == before  # every source file intact

@@ -23,8 +23,14 @@ NETWORKS = {
 }
 SLOW = pytest.mark.slow  # tracing unrolls the scan's chunk loops: seconds per network
 # the smallest inputs each network takes, for ONNX (export time grows with the unrolled scan: about a minute each)
-ONNX_SHAPES = {"MambaClinix": (1, 2, 16, 16, 16), "LightMUNet": (1, 1, 16, 16), "LightMUNet3d": (1, 1, 8, 8, 8),
-               "MambaUNet": (1, 1, 32, 32), "SwinUMamba": (1, 1, 32, 32), "SwinUMambaD": (1, 1, 32, 32)}
+ONNX_SHAPES = {
+    "MambaClinix": (1, 2, 16, 16, 16),
+    "LightMUNet": (1, 1, 16, 16),
+    "LightMUNet3d": (1, 1, 8, 8, 8),
+    "MambaUNet": (1, 1, 32, 32),
+    "SwinUMamba": (1, 1, 32, 32),
+    "SwinUMambaD": (1, 1, 32, 32),
+}
 
 
 def _eager(name, shape=None):

@@ -29,8 +29,9 @@ def test_frozen_for_n_epochs_then_trained_by_the_same_optimizer():
     trainer = Engine(step)
     FreezeEncoder(net.encoder, frozen_epochs=2).attach(trainer)
     snapshots = []
-    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: snapshots.append(
-        {k: v.clone() for k, v in net.state_dict().items()}))
+    trainer.add_event_handler(
+        Events.EPOCH_COMPLETED, lambda e: snapshots.append({k: v.clone() for k, v in net.state_dict().items()})
+    )
     start = {k: v.clone() for k, v in net.state_dict().items()}
     trainer.run([torch.randn(4, 3)] * 3, max_epochs=4)
 

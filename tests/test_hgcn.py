@@ -65,8 +65,18 @@ def test_block_parameters_and_layer_scale_init():
     assert block.transform.weight.shape == (32, 64, 1, 1, 1) and block.transform.bias is not None
     assert block.conv1.weight.shape == (64, 32, 3, 3, 3) and block.conv2.weight.shape == (64, 64, 3, 3, 3)
     # 1x1 64->32, LN, gated conv (proj_in 32->64, dw 48, proj 16->32, proj_out), gamma, LN, two k3 convs
-    expected = (64 * 32 + 32) + 64 + (32 * 64 + 64) + (48 * 27 + 48) + (16 * 32 + 32) + (32 * 32 + 32) + 32 + 64 \
-        + (32 * 64 * 27 + 64) + (64 * 64 * 27 + 64)
+    expected = (
+        (64 * 32 + 32)
+        + 64
+        + (32 * 64 + 64)
+        + (48 * 27 + 48)
+        + (16 * 32 + 32)
+        + (32 * 32 + 32)
+        + 32
+        + 64
+        + (32 * 64 * 27 + 64)
+        + (64 * 64 * 27 + 64)
+    )
     assert sum(p.numel() for p in block.parameters()) == expected
 
 

@@ -21,9 +21,14 @@ def test_parameter_counts_equal_the_official_code(spatial_dims, in_channels, out
 def test_module_tree_uses_the_official_names():
     keys = set(LightMUNet(2, 1, 2).state_dict())
     for key in (
-        "convInit.0.conv.weight", "convInit.1.conv.weight",
-        "down_layers.0.1.conv1.mamba.A_log", "down_layers.1.0.0.proj.weight", "down_layers.3.4.norm2.weight",
-        "up_samples.0.0.conv.weight", "up_layers.2.0.skip_scale", "conv_final.2.1.conv.bias",
+        "convInit.0.conv.weight",
+        "convInit.1.conv.weight",
+        "down_layers.0.1.conv1.mamba.A_log",
+        "down_layers.1.0.0.proj.weight",
+        "down_layers.3.4.norm2.weight",
+        "up_samples.0.0.conv.weight",
+        "up_layers.2.0.skip_scale",
+        "conv_final.2.1.conv.bias",
     ):
         assert key in keys, key
 

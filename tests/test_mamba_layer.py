@@ -9,8 +9,15 @@ from monai_mamba.blocks import MambaLayer
 from monai_mamba.ops.scan_ref import selective_scan_ref
 
 MAMBA_SSM_KEYS = {
-    "in_proj.weight", "conv1d.weight", "conv1d.bias", "x_proj.weight", "dt_proj.weight", "dt_proj.bias",
-    "A_log", "D", "out_proj.weight",
+    "in_proj.weight",
+    "conv1d.weight",
+    "conv1d.bias",
+    "x_proj.weight",
+    "dt_proj.weight",
+    "dt_proj.bias",
+    "A_log",
+    "D",
+    "out_proj.weight",
 }
 
 
@@ -48,8 +55,15 @@ def _mamba_ssm_slow_path(layer: MambaLayer, hidden: torch.Tensor) -> torch.Tenso
     B = B.reshape(batch, length, -1).transpose(1, 2).unsqueeze(1)
     C = C.reshape(batch, length, -1).transpose(1, 2).unsqueeze(1)
     y = selective_scan_ref(
-        x.double(), dt.double(), -torch.exp(layer.A_log.double()), B.double(), C.double(), layer.D.double(),
-        z=z.double(), delta_bias=layer.dt_proj.bias.double(), delta_softplus=True,
+        x.double(),
+        dt.double(),
+        -torch.exp(layer.A_log.double()),
+        B.double(),
+        C.double(),
+        layer.D.double(),
+        z=z.double(),
+        delta_bias=layer.dt_proj.bias.double(),
+        delta_softplus=True,
     )
     return layer.out_proj(y.float().transpose(1, 2))
 

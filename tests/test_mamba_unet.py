@@ -40,10 +40,19 @@ def test_drop_path_rates_mirror_the_encoder():
 
 def test_official_module_names():
     keys = set(MambaUNet().state_dict())
-    for key in ("patch_embed.proj.weight", "layers.3.blocks.1.self_attention.A_logs", "layers.2.downsample.reduction.weight",
-                "norm.weight", "layers_up.0.expand.weight", "layers_up.1.upsample.expand.weight",
-                "layers_up.3.blocks.1.ln_1.weight", "concat_back_dim.3.bias", "norm_up.weight", "up.expand.weight",
-                "output.weight"):
+    for key in (
+        "patch_embed.proj.weight",
+        "layers.3.blocks.1.self_attention.A_logs",
+        "layers.2.downsample.reduction.weight",
+        "norm.weight",
+        "layers_up.0.expand.weight",
+        "layers_up.1.upsample.expand.weight",
+        "layers_up.3.blocks.1.ln_1.weight",
+        "concat_back_dim.3.bias",
+        "norm_up.weight",
+        "up.expand.weight",
+        "output.weight",
+    ):
         assert key in keys, key
     assert "layers_up.3.upsample.expand.weight" not in keys and "concat_back_dim.0.weight" not in keys
     assert not any(".resample." in k for k in keys)

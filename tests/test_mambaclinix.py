@@ -20,13 +20,15 @@ def test_parameter_count_is_the_official_minus_its_unused_skip_scales(in_channel
     assert sum(p.numel() for p in network.parameters()) == official - mamba_stages
 
 
-@pytest.mark.parametrize("features, hgcn_orders", [((8, 16, 32, 64, 64, 64), [2, 3, 4]), ((8, 16, 32, 64, 64), [2, 3, 4]),
-                                                    ((8, 16, 32, 64), [2, 3])])
+@pytest.mark.parametrize(
+    "features, hgcn_orders",
+    [((8, 16, 32, 64, 64, 64), [2, 3, 4]), ((8, 16, 32, 64, 64), [2, 3, 4]), ((8, 16, 32, 64), [2, 3])],
+)
 def test_first_half_of_the_stages_are_hgcn_of_order_s_plus_2_then_mamba(features, hgcn_orders):
     network = MambaClinix(3, 1, 2, features=features, strides=(1,) + (2,) * (len(features) - 1))
     blocks = list(network.encoder_blocks)
     hgcn = [b for b in blocks if isinstance(b, HGCNBlock)]
-    assert blocks[: len(hgcn)] == hgcn and all(isinstance(b, ResidualMambaLayer) for b in blocks[len(hgcn):])
+    assert blocks[: len(hgcn)] == hgcn and all(isinstance(b, ResidualMambaLayer) for b in blocks[len(hgcn) :])
     assert [len(b.gated_conv.dims) for b in hgcn] == hgcn_orders
     assert [b.gated_conv.dims[-1] for b in hgcn] == [f // 2 for f in features[: len(hgcn)]]  # transform width c/2
     rates = torch.linspace(0, 0.5, len(features)).tolist()

@@ -12,11 +12,18 @@ from monai.bundle import ConfigParser
 
 from monai_mamba.bundles import release_config
 
-
 NAMES = sorted(p.name for p in BUNDLES.iterdir() if (p / "configs" / "metadata.json").is_file())
 INFER_IDS = ("bundle_root", "device", "network_def", "preprocessing", "postprocessing", "inferer")  # BundleInferTask
-TRAIN_IDS = ("bundle_root", "device", "network", "network_def", "train#trainer#max_epochs", "train#dataset#data",
-             "train#handlers", "validate#dataset#data")  # BundleTrainTask
+TRAIN_IDS = (
+    "bundle_root",
+    "device",
+    "network",
+    "network_def",
+    "train#trainer#max_epochs",
+    "train#dataset#data",
+    "train#handlers",
+    "validate#dataset#data",
+)  # BundleTrainTask
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -28,7 +35,11 @@ def test_config_ids_monai_label_reads(name):
     inference = ConfigParser(released)
     assert all(key in inference for key in INFER_IDS)
     loaders = [h for h in inference["handlers"] if h["_target_"] == "monai_mamba.handlers.TrainedModelLoader"]
-    assert loaders and loaders[0]["load_path"] == "$@ckpt_dir + '/model.pt'" and inference["ckpt_dir"].endswith("'/models'")
+    assert (
+        loaders
+        and loaders[0]["load_path"] == "$@ckpt_dir + '/model.pt'"
+        and inference["ckpt_dir"].endswith("'/models'")
+    )
     train = ConfigParser(release_config(configs / "train.yaml"))
     assert all(key in train for key in TRAIN_IDS), [k for k in TRAIN_IDS if k not in train]
     assert isinstance(train["train#handlers"], list)  # MONAI Label inserts its checkpoint loader into it

@@ -59,9 +59,14 @@ def _deploy(name: str, tmp_path: Path, data: str, overrides: dict) -> Path:
     """Train the bundle on ``data`` (1 epoch), release it (pack, unzip into the app's model/ folder, weights beside)."""
     run_bundle(name, ["train.yaml"], bundle_root=str(tmp_path / "trained"), dataset_dir=data, max_epochs=1, **overrides)
     source = copy_bundle(name, tmp_path / "src")
-    shutil.copytree(tmp_path / "trained" / "models", source / "models",
-                    ignore=shutil.ignore_patterns("checkpoint_*", "previous_runs", ".run.lock"))
-    archive = pack_bundle(name, str(tmp_path / "dist"), weights_url="https://example.org/{file}", bundles_dir=tmp_path / "src")
+    shutil.copytree(
+        tmp_path / "trained" / "models",
+        source / "models",
+        ignore=shutil.ignore_patterns("checkpoint_*", "previous_runs", ".run.lock"),
+    )
+    archive = pack_bundle(
+        name, str(tmp_path / "dist"), weights_url="https://example.org/{file}", bundles_dir=tmp_path / "src"
+    )
     app = tmp_path / "app"
     shutil.copytree(Path(sys.prefix) / "monailabel" / "sample-apps" / "monaibundle", app)
     with zipfile.ZipFile(archive) as z:
@@ -77,8 +82,16 @@ def test_monai_label_server_infers_and_trains_a_released_bundle(name, tmp_path):
     if not (Path(sys.prefix) / "monailabel" / "sample-apps" / "monaibundle").is_dir():
         pytest.skip("MONAI Label's monaibundle sample app is not installed")
     dims, channels, classes, size, overrides = CASES[name]
-    data = make_demo_dataset(tmp_path / "data", spatial_dims=dims, num_classes=classes, size=size, num_training=2,
-                             num_validation=1, num_testing=1, num_channels=channels)
+    data = make_demo_dataset(
+        tmp_path / "data",
+        spatial_dims=dims,
+        num_classes=classes,
+        size=size,
+        num_training=2,
+        num_validation=1,
+        num_testing=1,
+        num_channels=channels,
+    )
     app = _deploy(name, tmp_path, data, overrides)
     studies = tmp_path / "studies"
     (studies / "labels" / "final").mkdir(parents=True)
@@ -90,13 +103,39 @@ def test_monai_label_server_infers_and_trains_a_released_bundle(name, tmp_path):
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [str(Path(sys.executable).parent / "monailabel"), "start_server", "--app", str(app), "--studies",
-               str(studies), "--conf", "models", name, "--conf", "zoo_source", "github", "--conf", "sam2", "false",
-               "--host", "127.0.0.1", "--port", str(port)]
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                              env={**os.environ, "MONAI_LABEL_DATASTORE_AUTO_RELOAD": "false",  # its script runs `python`
-                                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"})
+    command = [
+        str(Path(sys.executable).parent / "monailabel"),
+        "start_server",
+        "--app",
+        str(app),
+        "--studies",
+        str(studies),
+        "--conf",
+        "models",
+        name,
+        "--conf",
+        "zoo_source",
+        "github",
+        "--conf",
+        "sam2",
+        "false",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - the server writes to it until it is stopped
+    server = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "MONAI_LABEL_DATASTORE_AUTO_RELOAD": "false",  # its script runs `python`
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
+    )
     try:
         deadline = time.time() + 300
         info = None
@@ -113,8 +152,11 @@ def test_monai_label_server_infers_and_trains_a_released_bundle(name, tmp_path):
         expected = {v: int(k) for k, v in channel_def.items() if k != "0"}
         assert info["models"][name]["labels"] == expected
 
-        body = _request(f"{url}/infer/{name}?image=unlabelled&output=image", data=b"params=%7B%7D",
-                        content_type="application/x-www-form-urlencoded")
+        body = _request(
+            f"{url}/infer/{name}?image=unlabelled&output=image",
+            data=b"params=%7B%7D",
+            content_type="application/x-www-form-urlencoded",
+        )
         (tmp_path / "label.nii.gz").write_bytes(body)
         label = np.asanyarray(nib.load(tmp_path / "label.nii.gz").dataobj)
         if dims == 2:  # MONAI Label's Restored keeps the channel axis of 2-D results: (1, H, W)
@@ -126,8 +168,13 @@ def test_monai_label_server_infers_and_trains_a_released_bundle(name, tmp_path):
         assert values <= allowed, values
         # parity with the bundle's own inference (python -m monai.bundle run ... inference.json) on the same image
         released = app / "model" / name
-        workflow = ConfigWorkflow(config_file=str(released / "configs" / "inference.json"), logging_file=False,
-                                  workflow_type=None, bundle_root=str(released), dataset_dir=data)
+        workflow = ConfigWorkflow(
+            config_file=str(released / "configs" / "inference.json"),
+            logging_file=False,
+            workflow_type=None,
+            bundle_root=str(released),
+            dataset_dir=data,
+        )
         workflow.initialize()
         workflow.run()
         (ours,) = (released / "predictions").glob("*_seg.nii.gz")
@@ -136,8 +183,12 @@ def test_monai_label_server_infers_and_trains_a_released_bundle(name, tmp_path):
         assert agreement >= 0.995
 
         before = set((app / "model" / name / "models").glob("checkpoint_epoch=*.pt"))
-        _request(f"{url}/train/{name}?run_sync=true", data=json.dumps({"max_epochs": 1, "val_split": 0.5}).encode(),
-                 content_type="application/json", timeout=1200)
+        _request(
+            f"{url}/train/{name}?run_sync=true",
+            data=json.dumps({"max_epochs": 1, "val_split": 0.5}).encode(),
+            content_type="application/json",
+            timeout=1200,
+        )
         trained = set((app / "model" / name / "models").glob("checkpoint_epoch=*.pt")) - before
         assert trained, (tmp_path / "server.log").read_text()[-3000:]
         state = torch.load(next(iter(trained)), weights_only=True)

@@ -22,7 +22,10 @@ def test_patch_embed_3d_shape():
 
 @pytest.mark.parametrize(
     "shape, message",
-    [((2, 1, 32, 32), "in_channels=3"), ((2, 3, 30, 32), "divisible by 4, got \\(30, 32\\); crop or pad the input to a multiple of patch_size=4")],
+    [
+        ((2, 1, 32, 32), "in_channels=3"),
+        ((2, 3, 30, 32), "divisible by 4, got \\(30, 32\\); crop or pad the input to a multiple of patch_size=4"),
+    ],
 )
 def test_patch_embed_bad_input(shape, message):
     with pytest.raises(ValueError, match=message):

@@ -25,8 +25,15 @@ from monai_mamba.planning import (
     target_spacing,
 )
 
-STATS = {"mean": 100.0, "std": 50.0, "median": 90.0, "min": -1000.0, "max": 2000.0, "percentile_00_5": -50.0,
-         "percentile_99_5": 300.0}
+STATS = {
+    "mean": 100.0,
+    "std": 50.0,
+    "median": 90.0,
+    "min": -1000.0,
+    "max": 2000.0,
+    "percentile_00_5": -50.0,
+    "percentile_99_5": 300.0,
+}
 
 
 def _fingerprint(spacing, shape, cases=10, channels=1):
@@ -55,7 +62,9 @@ def test_an_axis_pooled_alone_needs_three_times_the_minimum_size():
 
 def test_target_spacing_takes_the_10th_percentile_only_for_anisotropic_spacing_and_voxels():
     spacings = [[0.7, 0.7, z] for z in (3.0, 4.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 6.0)]
-    assert target_spacing(spacings, [[512, 512, 60]] * 10)[2] == pytest.approx(np.percentile([s[2] for s in spacings], 10))
+    assert target_spacing(spacings, [[512, 512, 60]] * 10)[2] == pytest.approx(
+        np.percentile([s[2] for s in spacings], 10)
+    )
     assert target_spacing(spacings, [[100, 100, 60]] * 10)[2] == 5.0  # not 3x fewer voxels: median kept
     assert target_spacing([[1.0, 1.0, 1.2]] * 3, [[100, 100, 20]] * 3) == [1.0, 1.0, 1.2]
 
@@ -100,11 +109,26 @@ def test_fingerprint_reads_spacing_crops_to_nonzero_and_measures_the_foreground(
 def test_plan_file_from_the_command_line_then_loaded(tmp_path):
     from monai_mamba.data import make_demo_dataset
 
-    root = make_demo_dataset(tmp_path / "data", spatial_dims=3, num_classes=3, size=32, num_training=3,
-                             num_validation=1, num_testing=0)
+    root = make_demo_dataset(
+        tmp_path / "data", spatial_dims=3, num_classes=3, size=32, num_training=3, num_validation=1, num_testing=0
+    )
     output = tmp_path / "plan.json"
-    result = subprocess.run([sys.executable, "-m", "monai_mamba.planning", "plan", "--datalist", f"{root}/datalist.json",
-                             "--output", str(output), "--num_classes", "3"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monai_mamba.planning",
+            "plan",
+            "--datalist",
+            f"{root}/datalist.json",
+            "--output",
+            str(output),
+            "--num_classes",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     plan = json.loads(output.read_text())
     assert plan["spatial_dims"] == 3 and len(plan["fingerprint"]["shapes"]) == 3
@@ -126,16 +150,23 @@ def test_normalization_follows_the_modality():
         intensity_normalization(plan_network(_fingerprint([1, 1, 1], [64, 64, 64], channels=2), ["CT", "MR"]))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda label: label * 3, r"values \[0, 3, 6\] outside \[0, 3\)"),
-    (lambda label: label - 1, r"values \[-1, 0, 1\] outside \[0, 3\)"),
-], ids=["labels-above-num-classes", "negative-labels"])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda label: label * 3, r"values \[0, 3, 6\] outside \[0, 3\)"),
+        (lambda label: label - 1, r"values \[-1, 0, 1\] outside \[0, 3\)"),
+    ],
+    ids=["labels-above-num-classes", "negative-labels"],
+)
 def test_the_planner_checks_the_data_first(change, message, tmp_path):
     from monai_mamba.data import DataCheckError, make_demo_dataset
 
-    root = make_demo_dataset(tmp_path / "data", spatial_dims=3, num_classes=3, size=16, num_training=2,
-                             num_validation=0, num_testing=0)
-    label_path = tmp_path / "data" / json.loads((tmp_path / "data" / "datalist.json").read_text())["training"][0]["label"]
+    root = make_demo_dataset(
+        tmp_path / "data", spatial_dims=3, num_classes=3, size=16, num_training=2, num_validation=0, num_testing=0
+    )
+    label_path = (
+        tmp_path / "data" / json.loads((tmp_path / "data" / "datalist.json").read_text())["training"][0]["label"]
+    )
     label = nib.load(label_path)
     nib.save(nib.Nifti1Image(change(np.asanyarray(label.dataobj).astype(np.int16)), label.affine), label_path)
     with pytest.raises(DataCheckError, match=message):
@@ -146,8 +177,25 @@ def test_the_planner_checks_the_data_first(change, message, tmp_path):
 def test_the_planner_refuses_fewer_than_two_classes(tmp_path):
     from monai_mamba.data import make_demo_dataset
 
-    root = make_demo_dataset(tmp_path / "data", spatial_dims=3, num_classes=2, size=16, num_training=1,
-                             num_validation=0, num_testing=0)
-    result = subprocess.run([sys.executable, "-m", "monai_mamba.planning", "plan", "--datalist", f"{root}/datalist.json",
-                             "--output", str(tmp_path / "plan.json"), "--num_classes", "1"], capture_output=True, text=True)
-    assert result.returncode != 0 and "num_classes=1: give the number of classes including the background" in result.stderr
+    root = make_demo_dataset(
+        tmp_path / "data", spatial_dims=3, num_classes=2, size=16, num_training=1, num_validation=0, num_testing=0
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monai_mamba.planning",
+            "plan",
+            "--datalist",
+            f"{root}/datalist.json",
+            "--output",
+            str(tmp_path / "plan.json"),
+            "--num_classes",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        result.returncode != 0 and "num_classes=1: give the number of classes including the background" in result.stderr
+    )

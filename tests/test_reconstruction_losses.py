@@ -9,8 +9,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from monai.losses import DiceCELoss
 
-from monai_mamba.losses import ReconstructionAlignmentLoss, ReconstructionLoss
 from monai_mamba.features import ULevels
+from monai_mamba.losses import ReconstructionAlignmentLoss, ReconstructionLoss
 
 LEVELS = ULevels(encoder=("enc1", "enc2", "enc3"), decoder=("dec1", "dec2", "dec3"))
 
@@ -80,8 +80,13 @@ def test_total_loss_equals_the_paper_formula():
     alignment = (sum(terms) + F.mse_loss(seg["dec3"], rec["dec3"])) / 3
     ce = F.cross_entropy(prediction, label[:, 0])
     probabilities, one_hot = prediction.softmax(1), F.one_hot(label[:, 0], 3).movedim(-1, 1).float()
-    dice = 1 - ((2 * (probabilities * one_hot).sum((2, 3)) + 1e-5)
-                / (probabilities.sum((2, 3)) + one_hot.sum((2, 3)) + 1e-5)).mean()
+    dice = (
+        1
+        - (
+            (2 * (probabilities * one_hot).sum((2, 3)) + 1e-5)
+            / (probabilities.sum((2, 3)) + one_hot.sum((2, 3)) + 1e-5)
+        ).mean()
+    )
     torch.testing.assert_close(total, 0.5 * ce + 0.5 * dice + 0.035 * alignment)
     assert loss.last_terms["alignment"] == pytest.approx(float(alignment), rel=1e-5)
     assert len(loss.pairs) == 7
@@ -90,8 +95,9 @@ def test_total_loss_equals_the_paper_formula():
 def test_reconstruction_network_stays_frozen_and_in_eval_mode_through_a_step():
     segmentation, reconstruction = _pair()
     reconstruction.train()  # BatchNorm would update its statistics in training mode
-    loss = ReconstructionAlignmentLoss(DiceCELoss(to_onehot_y=True, softmax=True), segmentation, reconstruction, in_channels=1,
-                                       levels=LEVELS)
+    loss = ReconstructionAlignmentLoss(
+        DiceCELoss(to_onehot_y=True, softmax=True), segmentation, reconstruction, in_channels=1, levels=LEVELS
+    )
     before = {k: v.clone() for k, v in reconstruction.state_dict().items()}
     optimizer = torch.optim.SGD(segmentation.parameters(), lr=0.1)
     seg_before = segmentation.enc1[0].weight.detach().clone()
@@ -111,24 +117,39 @@ def test_reconstruction_network_stays_frozen_and_in_eval_mode_through_a_step():
 
 def test_alignment_needs_a_training_forward_pass_and_matching_shapes():
     segmentation, reconstruction = _pair()
-    loss = ReconstructionAlignmentLoss(DiceCELoss(to_onehot_y=True, softmax=True), segmentation, reconstruction, 1, levels=LEVELS)
+    loss = ReconstructionAlignmentLoss(
+        DiceCELoss(to_onehot_y=True, softmax=True), segmentation, reconstruction, 1, levels=LEVELS
+    )
     image, label = _batch()
     segmentation.eval()  # validation: nothing recorded, nothing kept
     with pytest.raises(RuntimeError, match="no segmentation features recorded"):
         loss(segmentation(image), label)
 
     segmentation, reconstruction = _pair(dec1_channels=6)
-    loss = ReconstructionAlignmentLoss(DiceCELoss(to_onehot_y=True, softmax=True), segmentation, reconstruction, 1, levels=LEVELS)
-    with pytest.raises(ValueError, match=r"'enc1' \(2, 4, 8, 8\) vs reconstruction 'dec1' \(2, 6, 8, 8\).*project=True"):
+    loss = ReconstructionAlignmentLoss(
+        DiceCELoss(to_onehot_y=True, softmax=True), segmentation, reconstruction, 1, levels=LEVELS
+    )
+    with pytest.raises(
+        ValueError, match=r"'enc1' \(2, 4, 8, 8\) vs reconstruction 'dec1' \(2, 6, 8, 8\).*project=True"
+    ):
         loss(segmentation.train()(image), label)
 
 
 def test_optional_projection_learns_where_channel_counts_differ():
     segmentation, reconstruction = _pair(dec1_channels=6)
     with pytest.raises(ValueError, match="probe_shape"):
-        ReconstructionAlignmentLoss(DiceCELoss(to_onehot_y=True, softmax=True), segmentation, reconstruction, 1, levels=LEVELS, project=True)
-    loss = ReconstructionAlignmentLoss(DiceCELoss(to_onehot_y=True, softmax=True), segmentation, reconstruction, 1, levels=LEVELS,
-                                       project=True, probe_shape=(1, 1, 16, 16))
+        ReconstructionAlignmentLoss(
+            DiceCELoss(to_onehot_y=True, softmax=True), segmentation, reconstruction, 1, levels=LEVELS, project=True
+        )
+    loss = ReconstructionAlignmentLoss(
+        DiceCELoss(to_onehot_y=True, softmax=True),
+        segmentation,
+        reconstruction,
+        1,
+        levels=LEVELS,
+        project=True,
+        probe_shape=(1, 1, 16, 16),
+    )
     assert sorted(loss.projections) == ["0", "3"]  # enc1 -> rec dec1 (4 -> 6) and dec1 -> rec enc1 (6 -> 4)
     assert (loss.projections["0"].in_features, loss.projections["0"].out_features) == (4, 6)
     image, label = _batch()

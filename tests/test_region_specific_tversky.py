@@ -8,7 +8,11 @@ import pytest
 import torch
 from monai.losses import DeepSupervisionLoss, DiceCELoss, TverskyLoss
 
-from monai_mamba.losses import DiceCERegionSpecificTverskyLoss, RegionSpecificTverskyLoss, nnunet_deep_supervision_weights
+from monai_mamba.losses import (
+    DiceCERegionSpecificTverskyLoss,
+    RegionSpecificTverskyLoss,
+    nnunet_deep_supervision_weights,
+)
 
 
 def _labels(shape, classes=3, seed=0):
@@ -53,7 +57,9 @@ def test_batch_statistics_sum_over_cases_first():
     torch.manual_seed(1)
     logits, label = torch.randn(2, 2, 4, 4), _labels((2, 1, 4, 4), classes=2)
     loss = RegionSpecificTverskyLoss((1, 1), batch=True)
-    tp, fp, fn = loss.region_statistics(logits.softmax(1), torch.nn.functional.one_hot(label[:, 0], 2).movedim(-1, 1).float())
+    tp, fp, fn = loss.region_statistics(
+        logits.softmax(1), torch.nn.functional.one_hot(label[:, 0], 2).movedim(-1, 1).float()
+    )
     assert tp.shape == (2, 1, 1)
     p, y = logits.softmax(1)[:, 1], (label[:, 0] == 1).float()
     torch.testing.assert_close(tp[1, 0, 0], (p * y).mean((1, 2)).sum())
@@ -81,8 +87,9 @@ def test_compound_loss_and_deep_supervision_weights():
     torch.manual_seed(3)
     logits, label = torch.randn(2, 3, 8, 8, 8), _labels((2, 1, 8, 8, 8))
     compound = DiceCERegionSpecificTverskyLoss((2, 2, 2))
-    expected = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False)(logits, label) \
-        + 0.8 * RegionSpecificTverskyLoss((2, 2, 2))(logits, label)
+    expected = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False)(
+        logits, label
+    ) + 0.8 * RegionSpecificTverskyLoss((2, 2, 2))(logits, label)
     torch.testing.assert_close(compound(logits, label), expected)
 
     weights = nnunet_deep_supervision_weights(5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -67,10 +68,16 @@ def _run(folder, max_epochs, identity_of=None, resume="auto", scheduler="poly", 
 
     trainer = Engine(step)
     identity = (identity_of or (lambda m, h: _identity(m, h)))(model, max_epochs)
-    ResumableCheckpoint(str(folder), {"model": model, "optimizer": optimizer, "lr_scheduler": lr_scheduler},
-                        identity=identity, resume=resume).attach(trainer)
+    ResumableCheckpoint(
+        str(folder),
+        {"model": model, "optimizer": optimizer, "lr_scheduler": lr_scheduler},
+        identity=identity,
+        resume=resume,
+    ).attach(trainer)
     record = log if log is not None else []
-    trainer.add_event_handler(Events.EPOCH_STARTED, lambda e: record.append((e.state.epoch, optimizer.param_groups[0]["lr"])))
+    trainer.add_event_handler(
+        Events.EPOCH_STARTED, lambda e: record.append((e.state.epoch, optimizer.param_groups[0]["lr"]))
+    )
     trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: lr_scheduler.step())
     trainer.run([torch.ones(2, 3)] * 2, max_epochs=max_epochs)
     return model, record
@@ -82,8 +89,11 @@ def test_training_longer_resumes_with_the_schedule_rebuilt_for_the_new_horizon(s
     model, second = _run(tmp_path, 4, scheduler=scheduler)
     assert [e for e, _ in first] == [1, 2] and [e for e, _ in second] == [3, 4]  # resumed, nothing redone
     optimizer = torch.optim.SGD(torch.nn.Linear(3, 1).parameters(), lr=0.1)
-    planned = (torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=4, power=0.9) if scheduler == "poly"
-               else torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4, eta_min=1e-3))
+    planned = (
+        torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=4, power=0.9)
+        if scheduler == "poly"
+        else torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4, eta_min=1e-3)
+    )
     expected = []
     for _ in range(4):
         expected.append(optimizer.param_groups[0]["lr"])
@@ -103,14 +113,14 @@ def test_a_horizon_below_the_epochs_done_is_refused(tmp_path):
 def test_another_run_is_refused_then_started_fresh_or_resumed_on_request(tmp_path):
     _run(tmp_path, 2)
     newest = find_checkpoints(str(tmp_path))[0][1]
-    before = open(newest, "rb").read()
+    before = Path(newest).read_bytes()
     other = lambda m, h: _identity(m, h, learning_rate=0.5)  # noqa: E731
     with pytest.raises(RunMismatchError) as error:
         _run(tmp_path, 2, identity_of=other)
     message = str(error.value)
     assert "learning_rate: 0.5 here, 0.1 in the checkpoint" in message
     assert "--bundle_root" in message and "--resume fresh" in message and "--resume force" in message
-    assert open(newest, "rb").read() == before  # nothing changed
+    assert Path(newest).read_bytes() == before  # nothing changed
 
     log = []
     _run(tmp_path, 3, identity_of=other, resume="force", log=log)
@@ -191,7 +201,7 @@ def test_a_second_run_in_the_same_folder_fails_fast_naming_the_first(tmp_path):
     lock = RunLock(str(tmp_path))
     lock.acquire()
     try:
-        code = (f"from monai_mamba.handlers import RunLock; RunLock({str(tmp_path)!r}).acquire()")
+        code = f"from monai_mamba.handlers import RunLock; RunLock({str(tmp_path)!r}).acquire()"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert result.returncode != 0
         assert f"another training run is using {tmp_path} (pid {os.getpid()}" in result.stderr

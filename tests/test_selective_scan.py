@@ -19,9 +19,7 @@ CPU_BACKENDS = [b for b in ("cpu", "torch") if b in available_scan_backends("cpu
 
 
 def _run(inputs, backend, softplus, last_state):
-    return selective_scan(
-        **inputs, delta_softplus=softplus, return_last_state=last_state, backend=backend
-    )
+    return selective_scan(**inputs, delta_softplus=softplus, return_last_state=last_state, backend=backend)
 
 
 def _check_against_reference(inputs, backend, softplus=True, last_state=False, fwd_rtol=1e-5, grad_rtol=1e-4):
@@ -53,9 +51,7 @@ def test_backend_matches_reference_grouping(backend, grouped, groups):
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
-@pytest.mark.parametrize(
-    "with_d, with_z, with_bias, softplus", list(itertools.product([False, True], repeat=4))
-)
+@pytest.mark.parametrize("with_d, with_z, with_bias, softplus", list(itertools.product([False, True], repeat=4)))
 def test_backend_matches_reference_options(backend, with_d, with_z, with_bias, softplus):
     inputs = make_scan_inputs(with_d=with_d, with_z=with_z, with_bias=with_bias, length=150, seed=2)
     _check_against_reference(inputs, backend, softplus=softplus)
@@ -154,7 +150,9 @@ def test_unknown_backend_names_the_choices(monkeypatch):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
 def test_cuda_backend_on_cpu_tensors_says_what_is_available():
-    with pytest.raises(RuntimeError, match=r"'cuda' cannot run on cpu torch.float32 tensors.*available: \['cpu', 'torch', 'ref'\]"):
+    with pytest.raises(
+        RuntimeError, match=r"'cuda' cannot run on cpu torch.float32 tensors.*available: \['cpu', 'torch', 'ref'\]"
+    ):
         selective_scan(**make_scan_inputs(length=8), backend="cuda")
 
 
@@ -197,8 +195,10 @@ def test_gpu_backends_match_reference(backend):
 
 
 def test_one_import_reaches_every_subpackage_lazily():
-    code = ("import sys, monai_mamba; assert 'monai_mamba.nets' not in sys.modules; "
-            "assert monai_mamba.nets.LightMUNet and monai_mamba.bundles.bundle_root and monai_mamba.data.load_datalist; "
-            "assert 'numba' not in sys.modules and 'mamba_ssm' not in sys.modules")
+    code = (
+        "import sys, monai_mamba; assert 'monai_mamba.nets' not in sys.modules; "
+        "assert monai_mamba.nets.LightMUNet and monai_mamba.bundles.bundle_root and monai_mamba.data.load_datalist; "
+        "assert 'numba' not in sys.modules and 'mamba_ssm' not in sys.modules"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -14,7 +14,10 @@ from monai_mamba.data import MetaSafeSpacingd
 
 def _data(tmp_path):
     path = tmp_path / "image.nii.gz"
-    nib.save(nib.Nifti1Image(np.random.RandomState(0).rand(8, 8, 4).astype(np.float32), np.diag([1.0, 1.0, 2.0, 1.0])), str(path))
+    nib.save(
+        nib.Nifti1Image(np.random.RandomState(0).rand(8, 8, 4).astype(np.float32), np.diag([1.0, 1.0, 2.0, 1.0])),
+        str(path),
+    )
     data = LoadImaged(keys="image", image_only=True, ensure_channel_first=True)({"image": str(path)})
     data["image_path"] = str(path)  # what MONAI Label adds
     return data
@@ -29,6 +32,8 @@ def test_resamples_like_spacingd_and_keeps_the_path(tmp_path):
     assert out["image"].shape == (1, 8, 8, 7) and out["image_path"] == data["image_path"]
     reference = _data(tmp_path)
     del reference["image_path"]
-    torch.testing.assert_close(out["image"].as_tensor(), Spacingd(keys="image", pixdim=(1.0, 1.0, 1.0))(reference)["image"].as_tensor())
+    torch.testing.assert_close(
+        out["image"].as_tensor(), Spacingd(keys="image", pixdim=(1.0, 1.0, 1.0))(reference)["image"].as_tensor()
+    )
     inverted = spacing.inverse(out)
     assert inverted["image"].shape == (1, 8, 8, 4)

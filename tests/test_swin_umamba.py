@@ -23,9 +23,16 @@ def test_deep_supervision_while_training_full_resolution_at_inference():
 
 def test_official_module_names():
     keys = set(SwinUMamba().state_dict())
-    for key in ("stem.0.weight", "stem.1.weight", "vssm_encoder.patch_embed.proj.weight",
-                "vssm_encoder.layers.2.blocks.8.self_attention.A_logs", "vssm_encoder.downsamples.2.reduction.weight",
-                "encoder1.layer.conv1.conv.weight", "decoder6.transp_conv.conv.weight", "out_layers.3.conv.conv.weight"):
+    for key in (
+        "stem.0.weight",
+        "stem.1.weight",
+        "vssm_encoder.patch_embed.proj.weight",
+        "vssm_encoder.layers.2.blocks.8.self_attention.A_logs",
+        "vssm_encoder.downsamples.2.reduction.weight",
+        "encoder1.layer.conv1.conv.weight",
+        "decoder6.transp_conv.conv.weight",
+        "out_layers.3.conv.conv.weight",
+    ):
         assert key in keys, key
     assert tuple(SwinUMamba().vssm_encoder.patch_embed.proj.weight.shape) == (96, 48, 2, 2)
 
@@ -36,10 +43,19 @@ def test_vmamba_weights_load_as_the_official_loader(in_channels, vmamba_tiny_che
     net = SwinUMamba(in_channels=in_channels)
     report = load_vmamba_pretrained(net, vmamba_tiny_checkpoint_file)
     assert len(report.loaded) == 205 and not report.adapted
-    assert set(report.skipped) == {"norm.weight", "norm.bias", "head.weight", "head.bias", "patch_embed.proj.weight",
-                                   "patch_embed.proj.bias", "patch_embed.norm.weight"}
+    assert set(report.skipped) == {
+        "norm.weight",
+        "norm.bias",
+        "head.weight",
+        "head.bias",
+        "patch_embed.proj.weight",
+        "patch_embed.proj.bias",
+        "patch_embed.norm.weight",
+    }
     state = net.state_dict()
-    assert torch.equal(state["vssm_encoder.downsamples.1.reduction.weight"], checkpoint["layers.1.downsample.reduction.weight"])
+    assert torch.equal(
+        state["vssm_encoder.downsamples.1.reduction.weight"], checkpoint["layers.1.downsample.reduction.weight"]
+    )
     assert torch.equal(state["vssm_encoder.patch_embed.norm.bias"], checkpoint["patch_embed.norm.bias"])
 
 

@@ -12,8 +12,12 @@ from monai_mamba.nets import LightMUNet, MambaUNet, SwinUMamba, SwinUMambaD
 
 NETWORKS = {
     # name: (builder, spatial size, expected (channels, size) of the encoder levels, channels last)
-    "UNet": (lambda: UNet(2, 1, 4, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2,
-                          norm="batch"), 64, [(16, 32), (32, 16), (64, 8)], False),
+    "UNet": (
+        lambda: UNet(2, 1, 4, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2, norm="batch"),
+        64,
+        [(16, 32), (32, 16), (64, 8)],
+        False,
+    ),
     "BasicUNet": (lambda: BasicUNet(2, 1, 4, features=(8, 8, 16, 32, 64, 8)), 64, [(8, 32), (16, 16), (32, 8)], False),
     "LightMUNet": (lambda: LightMUNet(2, 1, 4, init_filters=8), 32, [(8, 32), (16, 16), (32, 8)], False),
     "MambaUNet": (lambda: MambaUNet(2, 1, 4, feature_size=16), 64, [(16, 16), (32, 8), (64, 4)], True),

@@ -14,13 +14,18 @@ def test_parameter_names_shapes_and_count_at_96_channels():
     block = VSSBlock(96)
     shapes = {k: tuple(v.shape) for k, v in block.state_dict().items()}
     assert shapes == {
-        "ln_1.weight": (96,), "ln_1.bias": (96,),
+        "ln_1.weight": (96,),
+        "ln_1.bias": (96,),
         "self_attention.in_proj.weight": (384, 96),
-        "self_attention.conv2d.weight": (192, 1, 3, 3), "self_attention.conv2d.bias": (192,),
+        "self_attention.conv2d.weight": (192, 1, 3, 3),
+        "self_attention.conv2d.bias": (192,),
         "self_attention.x_proj_weight": (4, 38, 192),
-        "self_attention.dt_projs_weight": (4, 192, 6), "self_attention.dt_projs_bias": (4, 192),
-        "self_attention.A_logs": (768, 16), "self_attention.Ds": (768,),
-        "self_attention.out_norm.weight": (192,), "self_attention.out_norm.bias": (192,),
+        "self_attention.dt_projs_weight": (4, 192, 6),
+        "self_attention.dt_projs_bias": (4, 192),
+        "self_attention.A_logs": (768, 16),
+        "self_attention.Ds": (768,),
+        "self_attention.out_norm.weight": (192,),
+        "self_attention.out_norm.bias": (192,),
         "self_attention.out_proj.weight": (96, 192),
     }
     assert sum(p.numel() for p in block.parameters()) == 105_408
@@ -36,17 +41,17 @@ def test_vmamba_tiny_checkpoint_loads_by_prefix_rename(vmamba_tiny_checkpoint):
         match = re.match(r"layers\.(\d+)\.blocks\.(\d+)\.", key)
         if match and match.group(0) not in loaded:
             prefix = match.group(0)
-            part = {k[len(prefix):]: v for k, v in checkpoint.items() if k.startswith(prefix)}
+            part = {k[len(prefix) :]: v for k, v in checkpoint.items() if k.startswith(prefix)}
             blocks[int(match.group(1))].load_state_dict(part, strict=True)
             assert torch.equal(blocks[int(match.group(1))].self_attention.A_logs, part["self_attention.A_logs"])
             loaded.add(prefix)
     assert len(loaded) == 2 + 2 + 9 + 2
     for stage in range(3):
         prefix = f"layers.{stage}.downsample."
-        part = {k[len(prefix):]: v for k, v in checkpoint.items() if k.startswith(prefix)}
+        part = {k[len(prefix) :]: v for k, v in checkpoint.items() if k.startswith(prefix)}
         PatchMerging2D(96 * 2**stage).load_state_dict(part, strict=True)
     PatchEmbed2D(4, 3, 96).load_state_dict(
-        {k[len("patch_embed."):]: v for k, v in checkpoint.items() if k.startswith("patch_embed.")}, strict=True
+        {k[len("patch_embed.") :]: v for k, v in checkpoint.items() if k.startswith("patch_embed.")}, strict=True
     )
 
 
@@ -61,11 +66,20 @@ def _vmamba_v0_ss2d(module: SS2D, x: torch.Tensor) -> torch.Tensor:
     x_dbl = torch.einsum("bkdl,kcd->bkcl", xs, module.x_proj_weight)
     dts, Bs, Cs = torch.split(x_dbl, [module.dt_rank, module.d_state, module.d_state], dim=2)
     dts = torch.einsum("bkrl,kdr->bkdl", dts, module.dt_projs_weight)
-    out_y = selective_scan_ref(
-        xs.double().reshape(batch, -1, length), dts.double().reshape(batch, -1, length),
-        -torch.exp(module.A_logs.double()), Bs.double(), Cs.double(), module.Ds.double(),
-        delta_bias=module.dt_projs_bias.double().flatten(), delta_softplus=True,
-    ).float().reshape(batch, k, -1, length)
+    out_y = (
+        selective_scan_ref(
+            xs.double().reshape(batch, -1, length),
+            dts.double().reshape(batch, -1, length),
+            -torch.exp(module.A_logs.double()),
+            Bs.double(),
+            Cs.double(),
+            module.Ds.double(),
+            delta_bias=module.dt_projs_bias.double().flatten(),
+            delta_softplus=True,
+        )
+        .float()
+        .reshape(batch, k, -1, length)
+    )
     inv_y = torch.flip(out_y[:, 2:4], dims=[-1])
     wh_y = out_y[:, 1].reshape(batch, -1, width, height).transpose(2, 3).reshape(batch, -1, length)
     invwh_y = inv_y[:, 1].reshape(batch, -1, width, height).transpose(2, 3).reshape(batch, -1, length)
@@ -114,7 +128,9 @@ def test_2d_block_forward_backward_on_cpu():
 
 @pytest.mark.parametrize("shape", [(1, 8, 8, 16), (1, 8, 8, 8, 32)])
 def test_wrong_input_gets_a_clear_error(shape):
-    with pytest.raises(ValueError, match=r"VSSBlock \(spatial_dims=2\) expects channels-last input \(batch, x, y, channels=32\)"):
+    with pytest.raises(
+        ValueError, match=r"VSSBlock \(spatial_dims=2\) expects channels-last input \(batch, x, y, channels=32\)"
+    ):
         VSSBlock(32)(torch.zeros(shape))
 
 

@@ -18,10 +18,14 @@ def test_loads_what_the_official_loader_loads(vmamba_tiny_checkpoint, vmamba_tin
     assert "layers.0.downsample.reduction.weight" not in report.skipped
     checkpoint = vmamba_tiny_checkpoint
     state = model.state_dict()
-    assert torch.equal(state["layers.1.blocks.0.self_attention.A_logs"], checkpoint["layers.1.blocks.0.self_attention.A_logs"])
+    assert torch.equal(
+        state["layers.1.blocks.0.self_attention.A_logs"], checkpoint["layers.1.blocks.0.self_attention.A_logs"]
+    )
     # decoder stage 3 <- encoder stage 0, stage 1 <- stage 2
-    assert torch.equal(state["layers_up.3.blocks.1.self_attention.x_proj_weight"],
-                       checkpoint["layers.0.blocks.1.self_attention.x_proj_weight"])
+    assert torch.equal(
+        state["layers_up.3.blocks.1.self_attention.x_proj_weight"],
+        checkpoint["layers.0.blocks.1.self_attention.x_proj_weight"],
+    )
     assert torch.equal(state["layers_up.1.blocks.0.ln_1.bias"], checkpoint["layers.2.blocks.0.ln_1.bias"])
     assert set(report.missing) == set(state) - set(report.loaded)
     assert "output.weight" in report.missing and "concat_back_dim.1.weight" in report.missing
@@ -65,6 +69,9 @@ def test_load_trained_network_round_trip_and_errors(tmp_path):
     assert torch.equal(fresh.weight, trained.weight)
     with pytest.raises(FileNotFoundError, match=r"missing\.pt not found\. Train stage 1 first"):
         load_trained_network(fresh, tmp_path / "missing.pt", "Train stage 1 first.")
-    with pytest.raises(RuntimeError, match=r"other network settings .* tensor 'weight' has shape \[2, 4\] here, \[2, 3\] "
-                                           r"in reconstruction\.pt"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"other network settings .* tensor 'weight' has shape \[2, 4\] here, \[2, 3\] "
+        r"in reconstruction\.pt",
+    ):
         load_trained_network(torch.nn.Linear(4, 2), tmp_path / "reconstruction.pt")

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from bundle_helpers import BUNDLES, copy_bundle
+from bundle_helpers import copy_bundle
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export
 
 from monai_mamba.bundles import pack_bundle
@@ -35,23 +35,40 @@ ZOO = os.environ.get("MONAI_MODEL_ZOO", "")
 SCHEMA = Path(__file__).parent / "data" / "meta_schema_20240725.json"
 NAMES = ("lightm_unet", "mamba_unet", "swin_umamba", "mambaclinix", "reseg_unet")
 # bundle -> (spatial dims of its data, image channels, label classes, demo-data size)
-DATA = {"lightm_unet": (2, 1, 2, 32), "mamba_unet": (3, 1, 4, [32, 32, 8]), "swin_umamba": (2, 1, 4, 32),
-        "mambaclinix": (3, 4, 4, 16), "reseg_unet": (3, 1, 4, [32, 32, 8])}
-SMALL = {"lightm_unet": {"patch_size": [32, 32]}, "mamba_unet": {"image_size": [32, 32]},
-         "swin_umamba": {"patch_size": [32, 32]}, "mambaclinix": {}, "reseg_unet": {"image_size": [32, 32]}}
+DATA = {
+    "lightm_unet": (2, 1, 2, 32),
+    "mamba_unet": (3, 1, 4, [32, 32, 8]),
+    "swin_umamba": (2, 1, 4, 32),
+    "mambaclinix": (3, 4, 4, 16),
+    "reseg_unet": (3, 1, 4, [32, 32, 8]),
+}
+SMALL = {
+    "lightm_unet": {"patch_size": [32, 32]},
+    "mamba_unet": {"image_size": [32, 32]},
+    "swin_umamba": {"patch_size": [32, 32]},
+    "mambaclinix": {},
+    "reseg_unet": {"image_size": [32, 32]},
+}
 # hook id of the zoo's .pre-commit-config.yaml -> (console script of pre-commit-hooks, file kinds it runs on)
 HOOKS = {
-    "end-of-file-fixer": ("end-of-file-fixer", "text"), "trailing-whitespace": ("trailing-whitespace-fixer", "text"),
-    "check-yaml": ("check-yaml", ".yaml .yml"), "check-docstring-first": ("check-docstring-first", ".py"),
+    "end-of-file-fixer": ("end-of-file-fixer", "text"),
+    "trailing-whitespace": ("trailing-whitespace-fixer", "text"),
+    "check-yaml": ("check-yaml", ".yaml .yml"),
+    "check-docstring-first": ("check-docstring-first", ".py"),
     "check-executables-have-shebangs": ("check-executables-have-shebangs", "executable"),
-    "check-toml": ("check-toml", ".toml"), "check-case-conflict": ("check-case-conflict", "all"),
-    "check-added-large-files": ("check-added-large-files", "all"), "detect-private-key": ("detect-private-key", "text"),
-    "forbid-new-submodules": ("forbid-new-submodules", "all"), "pretty-format-json": ("pretty-format-json", ".json"),
+    "check-toml": ("check-toml", ".toml"),
+    "check-case-conflict": ("check-case-conflict", "all"),
+    "check-added-large-files": ("check-added-large-files", "all"),
+    "detect-private-key": ("detect-private-key", "text"),
+    "forbid-new-submodules": ("forbid-new-submodules", "all"),
+    "pretty-format-json": ("pretty-format-json", ".json"),
     "mixed-line-ending": ("mixed-line-ending", "text"),
 }
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ZOO, reason="MONAI_MODEL_ZOO (a copy of Project-MONAI/model-zoo) "
-                                                   "is not set")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not ZOO, reason="MONAI_MODEL_ZOO (a copy of Project-MONAI/model-zoo) is not set"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +80,11 @@ def zoo(tmp_path_factory) -> Path:
         shutil.copytree(source / "ci", target / "ci")
         shutil.copy2(source / ".pre-commit-config.yaml", target)
     else:  # a git directory without a work tree
-        archive = subprocess.run(["git", "--git-dir", str(source), "archive", "HEAD", "ci", ".pre-commit-config.yaml"],
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "--git-dir", str(source), "archive", "HEAD", "ci", ".pre-commit-config.yaml"],
+            capture_output=True,
+            check=True,
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target
 
@@ -83,8 +103,16 @@ def verify_bundle(zoo, monkeypatch):
 
 def _data(name: str, tmp_path: Path) -> str:
     dims, channels, classes, size = DATA[name]
-    return make_demo_dataset(tmp_path / "data", spatial_dims=dims, num_classes=classes, size=size, num_training=2,
-                             num_validation=1, num_testing=1, num_channels=channels)
+    return make_demo_dataset(
+        tmp_path / "data",
+        spatial_dims=dims,
+        num_classes=classes,
+        size=size,
+        num_training=2,
+        num_validation=1,
+        num_testing=1,
+        num_channels=channels,
+    )
 
 
 def _release(name: str, tmp_path: Path, verify_bundle, data: str) -> Path:
@@ -129,8 +157,9 @@ def test_the_zoos_verify_bundle_passes_in_full_mode(name, tmp_path, verify_bundl
     shutil.copy2(SCHEMA, bundle / "eval" / "schema.json")  # what the zoo's ci/prepare_schema.py downloads
     # a zoo pull request adds the bundle to exclude_verify_torchscript_list (see the bundle README): the networks are
     # traced, not scripted; the traced model.ts is checked below
-    monkeypatch.setattr(verify_bundle, "exclude_verify_torchscript_list",
-                        [*verify_bundle.exclude_verify_torchscript_list, name])
+    monkeypatch.setattr(
+        verify_bundle, "exclude_verify_torchscript_list", [*verify_bundle.exclude_verify_torchscript_list, name]
+    )
     path = list(sys.path)
     try:
         verify_bundle.verify(name, str(models), mode="full")
@@ -144,9 +173,15 @@ def test_train_and_infer_workflows_have_every_property_the_zoo_checks(name, tmp_
     data = _data(name, tmp_path)
     bundle = _release(name, tmp_path, verify_bundle, data) / name
     for workflow_type, config in (("train", "train.yaml"), ("infer", "inference.json")):
-        workflow = ConfigWorkflow(config_file=str(bundle / "configs" / config), meta_file=str(
-            bundle / "configs" / "metadata.json"), logging_file=str(bundle / "configs" / "logging.conf"),
-            workflow_type=workflow_type, bundle_root=str(bundle), dataset_dir=data, **SMALL[name])
+        workflow = ConfigWorkflow(
+            config_file=str(bundle / "configs" / config),
+            meta_file=str(bundle / "configs" / "metadata.json"),
+            logging_file=str(bundle / "configs" / "logging.conf"),
+            workflow_type=workflow_type,
+            bundle_root=str(bundle),
+            dataset_dir=data,
+            **SMALL[name],
+        )
         workflow.initialize()
         assert workflow.check_properties() == [], (workflow_type, workflow.check_properties())
 
@@ -169,14 +204,23 @@ def test_the_zoos_pre_commit_hooks_change_nothing(name, tmp_path, zoo, verify_bu
     for hook in hooks_repo["hooks"]:
         assert hook["id"] in HOOKS, f"the zoo runs a hook this test does not know: {hook['id']}"
         script, kinds = HOOKS[hook["id"]]
-        chosen = [f for f in files if kinds in ("all", "text") or Path(f).suffix in kinds.split()
-                  or (kinds == "executable" and os.access(repo / f, os.X_OK))]
+        chosen = [
+            f
+            for f in files
+            if kinds in ("all", "text")
+            or Path(f).suffix in kinds.split()
+            or (kinds == "executable" and os.access(repo / f, os.X_OK))
+        ]
         if "exclude" in hook:
             chosen = [f for f in chosen if not re.search(hook["exclude"], f)]
         if not chosen and kinds != "all":
             continue
-        result = subprocess.run([str(Path(sys.executable).parent / script), *hook.get("args", []), *chosen], cwd=repo,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / script), *hook.get("args", []), *chosen],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode == 0, (hook["id"], result.stdout + result.stderr)
     changed = subprocess.run(["git", "-C", str(repo), "diff", "--stat"], capture_output=True, text=True).stdout
     assert changed == "", changed
@@ -186,15 +230,24 @@ def test_the_zoos_pre_commit_hooks_change_nothing(name, tmp_path, zoo, verify_bu
 def test_the_traced_torchscript_a_zoo_release_ships_loads_and_equals_eager(name, tmp_path, verify_bundle):
     data = _data(name, tmp_path)
     bundle = _release(name, tmp_path, verify_bundle, data) / name
-    subprocess.run([sys.executable, "-m", "monai.bundle", "download_large_files", "--bundle_path", str(bundle)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "monai.bundle", "download_large_files", "--bundle_path", str(bundle)],
+        check=True,
+        capture_output=True,
+    )
     meta = json.loads((bundle / "configs" / "metadata.json").read_text())
     image = meta["network_data_format"]["inputs"]["image"]
     shape = [1, image["num_channels"], *(int(str(s).split("*")[0]) for s in image["spatial_shape"])]  # n = 1
-    ckpt_export(net_id="network_def", filepath=str(bundle / "models" / "model.ts"),
-                ckpt_file=str(bundle / "models" / "model.pt"), meta_file=str(bundle / "configs" / "metadata.json"),
-                config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(bundle), use_trace=True,
-                input_shape=shape)
+    ckpt_export(
+        net_id="network_def",
+        filepath=str(bundle / "models" / "model.ts"),
+        ckpt_file=str(bundle / "models" / "model.pt"),
+        meta_file=str(bundle / "configs" / "metadata.json"),
+        config_file=str(bundle / "configs" / "inference.json"),
+        bundle_root=str(bundle),
+        use_trace=True,
+        input_shape=shape,
+    )
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "inference.json"))
     parser.update({"bundle_root": str(bundle)})
@@ -202,5 +255,6 @@ def test_the_traced_torchscript_a_zoo_release_ships_loads_and_equals_eager(name,
     network.load_state_dict(torch.load(bundle / "models" / "model.pt", weights_only=True))
     x = torch.randn(shape)
     with torch.no_grad():
-        torch.testing.assert_close(torch.jit.load(str(bundle / "models" / "model.ts"))(x), network.eval()(x),
-                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            torch.jit.load(str(bundle / "models" / "model.ts"))(x), network.eval()(x), atol=1e-4, rtol=1e-4
+        )

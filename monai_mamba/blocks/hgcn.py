@@ -40,19 +40,29 @@ class HighOrderGatedConv(nn.Module):
         ``(b, c, *spatial)`` -> ``(b, c, *spatial)``.
     """
 
-    def __init__(self, spatial_dims: int, channels: int, order: int = 3, kernel_size: int | tuple[int, ...] = 3,
-                 scale: float = 1.0, bias: bool = True) -> None:
+    def __init__(
+        self,
+        spatial_dims: int,
+        channels: int,
+        order: int = 3,
+        kernel_size: int | tuple[int, ...] = 3,
+        scale: float = 1.0,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         if order < 1 or channels % 2 ** (order - 1):
-            raise ValueError(f"HighOrderGatedConv: channels={channels} must be divisible by 2^(order-1) = "
-                             f"{2 ** (order - 1)} (order={order}).")
+            raise ValueError(
+                f"HighOrderGatedConv: channels={channels} must be divisible by 2^(order-1) = "
+                f"{2 ** (order - 1)} (order={order})."
+            )
         conv = Conv[Conv.CONV, spatial_dims]
         self.dims = [channels // 2**i for i in range(order)][::-1]
         self.scale = scale
         kernel = ensure_tuple_rep(kernel_size, spatial_dims)
         self.proj_in = conv(channels, 2 * channels, 1, bias=bias)
-        self.dwconv = conv(sum(self.dims), sum(self.dims), kernel, padding=same_padding(kernel), bias=bias,
-                           groups=sum(self.dims))
+        self.dwconv = conv(
+            sum(self.dims), sum(self.dims), kernel, padding=same_padding(kernel), bias=bias, groups=sum(self.dims)
+        )
         self.projs = nn.ModuleList(conv(self.dims[i], self.dims[i + 1], 1) for i in range(order - 1))
         self.proj_out = conv(channels, channels, 1)
 
@@ -88,9 +98,17 @@ class HGCNBlock(nn.Module):
         ``(b, c, *spatial)`` -> ``(b, c, *spatial)``.
     """
 
-    def __init__(self, spatial_dims: int, channels: int, transform_channels: int | None = None, order: int = 3,
-                 kernel_size: int | tuple[int, ...] = 3, drop_path: float = 0.0, layer_scale: float = 1e-6,
-                 negative_slope: float = 1e-2) -> None:
+    def __init__(
+        self,
+        spatial_dims: int,
+        channels: int,
+        transform_channels: int | None = None,
+        order: int = 3,
+        kernel_size: int | tuple[int, ...] = 3,
+        drop_path: float = 0.0,
+        layer_scale: float = 1e-6,
+        negative_slope: float = 1e-2,
+    ) -> None:
         super().__init__()
         conv = Conv[Conv.CONV, spatial_dims]
         transform = transform_channels or channels // 2

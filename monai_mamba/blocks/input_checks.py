@@ -31,7 +31,11 @@ def check_channels_last(owner: str, x: torch.Tensor, channels: int, spatial_dims
 
 
 def check_channels_first(
-    owner: str, x: torch.Tensor, channels: int, spatial_dims: int, multiple: int | Sequence[int] = 1,
+    owner: str,
+    x: torch.Tensor,
+    channels: int,
+    spatial_dims: int,
+    multiple: int | Sequence[int] = 1,
     resize_hint: str = "",
 ) -> None:
     """Raise ``ValueError`` unless ``x`` is ``(batch, channels, *spatial)`` with ``spatial_dims`` spatial axes whose

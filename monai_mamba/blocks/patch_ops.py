@@ -44,7 +44,11 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels_first(
-            "PatchEmbed", x, self.in_channels, self.spatial_dims, self.patch_size,
+            "PatchEmbed",
+            x,
+            self.in_channels,
+            self.spatial_dims,
+            self.patch_size,
             f"crop or pad the input to a multiple of patch_size={self.patch_size}.",
         )
         return self.norm(self.proj(x).movedim(1, -1))

@@ -33,8 +33,15 @@ class ResidualConvBlock(nn.Module):
         ``(b, in, *spatial)`` -> ``(b, out, *spatial / stride)``.
     """
 
-    def __init__(self, spatial_dims: int, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...] = 3,
-                 stride: int | tuple[int, ...] = 1, projection: str = "pool_conv_norm") -> None:
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...] = 3,
+        stride: int | tuple[int, ...] = 1,
+        projection: str = "pool_conv_norm",
+    ) -> None:
         super().__init__()
         conv, norm = Conv[Conv.CONV, spatial_dims], Norm[Norm.INSTANCE, spatial_dims]
         kernel, stride = ensure_tuple_rep(kernel_size, spatial_dims), ensure_tuple_rep(stride, spatial_dims)

@@ -28,8 +28,9 @@ class ResidualMambaLayer(nn.Module):
         ``(b, c, *spatial)`` -> ``(b, c, *spatial)`` in float32 (float64 for float64 input).
     """
 
-    def __init__(self, channels: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-                 scan_backend: str | None = None) -> None:
+    def __init__(
+        self, channels: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, scan_backend: str | None = None
+    ) -> None:
         super().__init__()
         self.channels = channels
         self.norm = nn.LayerNorm(channels)
@@ -38,8 +39,9 @@ class ResidualMambaLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() < 3 or x.shape[1] != self.channels:
-            raise ValueError(f"ResidualMambaLayer expects (batch, channels={self.channels}, *spatial), got shape "
-                             f"{tuple(x.shape)}.")
+            raise ValueError(
+                f"ResidualMambaLayer expects (batch, channels={self.channels}, *spatial), got shape {tuple(x.shape)}."
+            )
         return at_least_float32(x) + map_tokens_fp32(x, self._tokens)
 
     def _tokens(self, tokens: torch.Tensor) -> torch.Tensor:

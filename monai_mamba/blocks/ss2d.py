@@ -81,7 +81,11 @@ class SS2D(nn.Module):
         self.add_module(
             f"conv{spatial_dims}d",
             Conv[Conv.CONV, spatial_dims](
-                self.d_inner, self.d_inner, kernel_size=d_conv, padding=(d_conv - 1) // 2, groups=self.d_inner,
+                self.d_inner,
+                self.d_inner,
+                kernel_size=d_conv,
+                padding=(d_conv - 1) // 2,
+                groups=self.d_inner,
                 bias=conv_bias,
             ),
         )

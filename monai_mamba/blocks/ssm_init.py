@@ -40,5 +40,6 @@ def init_dt_projection(
 
 
 def s4d_real_log_a(d_inner: int, d_state: int) -> torch.Tensor:
-    """S4D-real initialisation of ``A_log``: row ``c`` is ``log(1), ..., log(d_state)``; shape ``(d_inner, d_state)``."""
+    """S4D-real initialisation of ``A_log``: row ``c`` is ``log(1), ..., log(d_state)``; shape
+    ``(d_inner, d_state)``."""
     return torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1)

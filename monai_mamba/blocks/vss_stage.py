@@ -31,12 +31,18 @@ class VSSStage(nn.Module):
     """
 
     def __init__(
-        self, dim: int, drop_path: Sequence[float], d_state: int = 16, spatial_dims: int = 2,
-        resample: str | None = None, **ss2d_kwargs,
+        self,
+        dim: int,
+        drop_path: Sequence[float],
+        d_state: int = 16,
+        spatial_dims: int = 2,
+        resample: str | None = None,
+        **ss2d_kwargs,
     ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
-            VSSBlock(dim, drop_path=rate, d_state=d_state, spatial_dims=spatial_dims, **ss2d_kwargs) for rate in drop_path
+            VSSBlock(dim, drop_path=rate, d_state=d_state, spatial_dims=spatial_dims, **ss2d_kwargs)
+            for rate in drop_path
         )
         if resample == "downsample":
             self.downsample = PatchMerging(dim, spatial_dims)

@@ -57,8 +57,10 @@ def expand_config_files(files: str | Path | Sequence[str | Path], _seen: tuple =
             if not base_file.is_file():
                 raise FileNotFoundError(f"{file}: its base {base} ({base_file}) does not exist.")
             if _FIRST_SECTION in ConfigParser.load_config_file(str(base_file)):
-                raise ValueError(f"{base_file}: a base cannot hold {_FIRST_SECTION!r} (MONAI runs it from the files it "
-                                 f"is given); put it in {file}.")
+                raise ValueError(
+                    f"{base_file}: a base cannot hold {_FIRST_SECTION!r} (MONAI runs it from the files it "
+                    f"is given); put it in {file}."
+                )
         for name in expand_config_files([file.parent / b for b in bases], (*_seen, file)) + [str(file)]:
             if name not in expanded:
                 expanded.append(name)
@@ -110,8 +112,10 @@ def load_config() -> None:
     parser = workflow.parser
     if found is None or found[0] is None:
         if parser.get(BASES_KEY):
-            raise RuntimeError("this config names bases, which `python -m monai.bundle run` (create_workflow) loads by "
-                               "itself; build the workflow with monai.bundle.create_workflow(config_file=...).")
+            raise RuntimeError(
+                "this config names bases, which `python -m monai.bundle run` (create_workflow) loads by "
+                "itself; build the workflow with monai.bundle.create_workflow(config_file=...)."
+            )
         return
     config_files, arguments = found
     given = [str(f.resolve()) for f in _as_list(config_files)]

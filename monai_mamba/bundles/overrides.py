@@ -15,7 +15,12 @@ logger = logging.getLogger(__name__)
 
 # arguments of `monai.bundle run` / `create_workflow` / ConfigWorkflow that are not config ids
 _WORKFLOW_ARGUMENTS = set(inspect.signature(ConfigWorkflow.__init__).parameters) | {
-    "workflow_name", "workflow_type", "args_file", "tracking", "properties_path"}
+    "workflow_name",
+    "workflow_type",
+    "args_file",
+    "tracking",
+    "properties_path",
+}
 
 
 class UnknownOverrideError(ValueError):
@@ -38,9 +43,20 @@ def check_overrides(config_files, overrides: dict) -> None:
         if key_id in defined:
             continue
         parent = key_id.rsplit("#", 1)[0] if "#" in key_id else None
-        if parent is not None and parent in defined and isinstance(defined[parent], dict) and "_target_" in defined[parent]:
-            logger.warning("--%s adds the argument %r to %s (%s), which the config does not set; check the spelling if "
-                           "that is not what you meant.", key, key_id.rsplit("#", 1)[1], parent, defined[parent]["_target_"])
+        if (
+            parent is not None
+            and parent in defined
+            and isinstance(defined[parent], dict)
+            and "_target_" in defined[parent]
+        ):
+            logger.warning(
+                "--%s adds the argument %r to %s (%s), which the config does not set; check the spelling if "
+                "that is not what you meant.",
+                key,
+                key_id.rsplit("#", 1)[1],
+                parent,
+                defined[parent]["_target_"],
+            )
             continue
         close = difflib.get_close_matches(key_id.split("#")[0], top_level, n=3)
         unknown.append(f"--{key}" + (f" (did you mean {', '.join('--' + c for c in close)}?)" if close else ""))
@@ -48,4 +64,5 @@ def check_overrides(config_files, overrides: dict) -> None:
         files = [config_files] if isinstance(config_files, str) else list(config_files)
         raise UnknownOverrideError(
             f"{', '.join(unknown)}: no such setting in {', '.join(str(f) for f in files)}; nothing was run. Check the "
-            "spelling (the settings are the top-level keys of the config files).")
+            "spelling (the settings are the top-level keys of the config files)."
+        )

@@ -14,7 +14,6 @@ import zipfile
 from pathlib import Path
 
 import yaml
-
 from monai.bundle import ConfigParser
 
 from monai_mamba.bundles.config_files import BASES_KEY, release_config
@@ -28,11 +27,15 @@ BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 DEFAULT_WEIGHTS_URL = "https://github.com/monai-mamba/monai-mamba/releases/download/{name}_v{version}/{file}"
 LARGE_MODEL_FILES = ("model.pt", "model.ts")  # released through large_files.yml (model.ts: the traced TorchScript)
 _DEMO_LINE = re.compile(r"^demo:.*$", re.M)
-_RELEASE_DEMO = "demo: false             # a release runs on your data (--dataset_dir); --demo true for the generated demo"
+_RELEASE_DEMO = (
+    "demo: false             # a release runs on your data (--dataset_dir); --demo true for the generated demo"
+)
 
 
-_HEADER = ("# {name} v{version}, released configuration: {file} merged with the shared blocks it names in the "
-           "repository\n# (python -m monai_mamba.bundles pack); docs/README.md explains the settings.\n")
+_HEADER = (
+    "# {name} v{version}, released configuration: {file} merged with the shared blocks it names in the "
+    "repository\n# (python -m monai_mamba.bundles pack); docs/README.md explains the settings.\n"
+)
 
 
 def _local_bases(configs: Path) -> set[Path]:
@@ -73,8 +76,9 @@ def _configure_for_release(staged: Path) -> None:
             inference.write_text(json.dumps(config, indent=4) + "\n")
 
 
-def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEIGHTS_URL,
-                bundles_dir: str | Path = BUNDLES) -> Path:
+def pack_bundle(
+    name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEIGHTS_URL, bundles_dir: str | Path = BUNDLES
+) -> Path:
     """Write ``<output_dir>/<name>_v<version>.zip`` (the zoo's naming), holding ``<name>/`` with the bundle's
     release files (``monai_mamba.bundles.zoo.release_files``: configs, docs, LICENSE, a MambaClinix plan; every config
     that names ``bases`` written as one standalone file, ``release_config``) and a
@@ -92,8 +96,10 @@ def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEI
         ValueError: the packed bundle fails the zoo checks (listed).
     """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
-        raise ValueError(f"bundle name {name!r}: a bundle is named by its folder in {bundles_dir} (letters, digits, "
-                         "'_', '-', '.'), without path separators or '..'.")
+        raise ValueError(
+            f"bundle name {name!r}: a bundle is named by its folder in {bundles_dir} (letters, digits, "
+            "'_', '-', '.'), without path separators or '..'."
+        )
     source = Path(bundles_dir) / name
     if not (source / "configs" / "metadata.json").is_file():
         available = sorted(p.name for p in Path(bundles_dir).iterdir() if (p / "configs").is_dir())
@@ -103,11 +109,16 @@ def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEI
         staged = Path(temporary) / name
         bases_only = _local_bases(source / "configs")
         for relative in release_files(source):
-            linked = [source / Path(*relative.parts[: i + 1]) for i in range(len(relative.parts))
-                      if (source / Path(*relative.parts[: i + 1])).is_symlink()]
+            linked = [
+                source / Path(*relative.parts[: i + 1])
+                for i in range(len(relative.parts))
+                if (source / Path(*relative.parts[: i + 1])).is_symlink()
+            ]
             if linked:
-                raise ValueError(f"{linked[0]} is a symbolic link: a release holds plain files only (a link could ship "
-                                 "a file from outside the bundle); replace it by the file itself.")
+                raise ValueError(
+                    f"{linked[0]} is a symbolic link: a release holds plain files only (a link could ship "
+                    "a file from outside the bundle); replace it by the file itself."
+                )
             if (source / relative).resolve() in bases_only:
                 continue
             (staged / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -121,8 +132,12 @@ def pack_bundle(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEI
             local = source / "models" / file
             if file != "model.pt" and not local.is_file():
                 continue
-            entry = {"path": f"models/{file}", "url": weights_url.format(name=name, version=version, file=file),
-                     "hash_val": "", "hash_type": ""}
+            entry = {
+                "path": f"models/{file}",
+                "url": weights_url.format(name=name, version=version, file=file),
+                "hash_val": "",
+                "hash_type": "",
+            }
             if local.is_file():
                 entry["hash_val"], entry["hash_type"] = hashlib.sha256(local.read_bytes()).hexdigest(), "sha256"
             entries.append(entry)

@@ -15,19 +15,54 @@ from monai_mamba.bundles.config_files import BASES_KEY, expand_config_files, rel
 
 __all__ = ["check_bundle", "release_files"]
 
-README_SECTIONS = ("Model Overview", "Data", "Training configuration", "Performance", "MONAI Bundle Commands",
-                   "References", "License")
-METADATA_KEYS = ("version", "changelog", "monai_version", "pytorch_version", "numpy_version",
-                 "required_packages_version", "task", "description", "authors", "copyright", "network_data_format")
-TENSOR_KEYS = ("type", "format", "num_channels", "spatial_shape", "dtype", "value_range", "is_patch_data", "channel_def")
+README_SECTIONS = (
+    "Model Overview",
+    "Data",
+    "Training configuration",
+    "Performance",
+    "MONAI Bundle Commands",
+    "References",
+    "License",
+)
+METADATA_KEYS = (
+    "version",
+    "changelog",
+    "monai_version",
+    "pytorch_version",
+    "numpy_version",
+    "required_packages_version",
+    "task",
+    "description",
+    "authors",
+    "copyright",
+    "network_data_format",
+)
+TENSOR_KEYS = (
+    "type",
+    "format",
+    "num_channels",
+    "spatial_shape",
+    "dtype",
+    "value_range",
+    "is_patch_data",
+    "channel_def",
+)
 OUTPUT_FOLDERS = ("logs", "eval", "predictions", "demo", "__pycache__")
 MODEL_FILES = ("model.pt", "model.ts", "plan.json")  # what models/ may hold (the weights come via large_files.yml)
 SHIPPED_MODEL_FILES = ("plan.json",)  # what a release carries in models/ itself
 MAX_FILE_BYTES = 25 * 1024 * 1024
 PERSONAL_PATH = re.compile(r"/home/[A-Za-z]|/Users/[A-Za-z]|[A-Za-z]:\\Users\\")
 # import roots of the configs -> the distribution that provides them (the rest: stdlib, numpy, torch, monai)
-DISTRIBUTIONS = {"monai_mamba": "monai-mamba", "ignite": "pytorch-ignite", "nibabel": "nibabel", "itk": "itk",
-                 "yaml": "pyyaml", "fire": "fire", "numba": "numba", "tensorboard": "tensorboard"}
+DISTRIBUTIONS = {
+    "monai_mamba": "monai-mamba",
+    "ignite": "pytorch-ignite",
+    "nibabel": "nibabel",
+    "itk": "itk",
+    "yaml": "pyyaml",
+    "fire": "fire",
+    "numba": "numba",
+    "tensorboard": "tensorboard",
+}
 
 
 def release_files(bundle_dir: str | Path) -> list[Path]:
@@ -39,8 +74,11 @@ def release_files(bundle_dir: str | Path) -> list[Path]:
     if (bundle_dir / "large_files.yml").is_file():
         files.append(Path("large_files.yml"))
     for folder in ("configs", "docs"):
-        files += sorted(p.relative_to(bundle_dir) for p in (bundle_dir / folder).rglob("*")
-                        if p.is_file() and "__pycache__" not in p.parts)
+        files += sorted(
+            p.relative_to(bundle_dir)
+            for p in (bundle_dir / folder).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        )
     files += [Path("models") / name for name in SHIPPED_MODEL_FILES if (bundle_dir / "models" / name).is_file()]
     return files
 
@@ -65,8 +103,9 @@ def _check_metadata(meta: dict, imported: set[str]) -> list[str]:
     packages = meta.get("required_packages_version", {})
     for root in sorted(imported):
         if root in DISTRIBUTIONS and DISTRIBUTIONS[root] not in packages:
-            problems.append(f"metadata.json: the configs import {root} but required_packages_version lacks "
-                            f"{DISTRIBUTIONS[root]!r}")
+            problems.append(
+                f"metadata.json: the configs import {root} but required_packages_version lacks {DISTRIBUTIONS[root]!r}"
+            )
     for kind in ("inputs", "outputs"):
         tensors = meta.get("network_data_format", {}).get(kind, {})
         if not tensors:
@@ -74,8 +113,10 @@ def _check_metadata(meta: dict, imported: set[str]) -> list[str]:
         for name, spec in tensors.items():
             problems += [f"metadata.json: {kind}.{name} lacks {key!r}" for key in TENSOR_KEYS if key not in spec]
             if "channel_def" in spec and len(spec["channel_def"]) != spec.get("num_channels"):
-                problems.append(f"metadata.json: {kind}.{name} names {len(spec['channel_def'])} channels in "
-                                f"channel_def but num_channels is {spec.get('num_channels')}")
+                problems.append(
+                    f"metadata.json: {kind}.{name} names {len(spec['channel_def'])} channels in "
+                    f"channel_def but num_channels is {spec.get('num_channels')}"
+                )
     return problems
 
 
@@ -85,8 +126,10 @@ def _check_release_network(bundle_dir: Path) -> list[str]:
     problems = []
     plan = bundle_dir / "models" / "plan.json"
     if plan.is_file() and json.loads(plan.read_text()).get("made_from", {}).get("demo"):
-        problems.append("models/plan.json was made from the generated demo data; release the plan of the run on your "
-                        "data (models/plan.json of that run)")
+        problems.append(
+            "models/plan.json was made from the generated demo data; release the plan of the run on your "
+            "data (models/plan.json of that run)"
+        )
     inference = bundle_dir / "configs" / "inference.json"
     if inference.is_file():
         parser = ConfigParser()
@@ -99,8 +142,9 @@ def _check_release_network(bundle_dir: Path) -> list[str]:
             while error is not None:
                 messages.append(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
                 error = error.__cause__
-            problems.append(f"configs/inference.json: network_def cannot be built from the released files: "
-                            f"{messages[-1]}")
+            problems.append(
+                f"configs/inference.json: network_def cannot be built from the released files: {messages[-1]}"
+            )
     return problems
 
 
@@ -121,8 +165,10 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
     """
     bundle_dir = Path(bundle_dir)
     if not (bundle_dir / "configs").is_dir():
-        return [f"{bundle_dir} is not a bundle folder (no configs/ in it); give the folder that holds configs/, docs/ "
-                "and LICENSE, e.g. bundles/lightm_unet."]
+        return [
+            f"{bundle_dir} is not a bundle folder (no configs/ in it); give the folder that holds configs/, docs/ "
+            "and LICENSE, e.g. bundles/lightm_unet."
+        ]
     problems = []
     for required in ("LICENSE", "configs/metadata.json", "docs/README.md", "docs/data_license.txt"):
         if not (bundle_dir / required).is_file():
@@ -137,8 +183,9 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
         try:
             _load_refusing_duplicate_keys(path)
             config = ConfigParser.load_config_file(str(path))
-            text = path.read_text() if BASES_KEY not in config else path.read_text() + yaml.safe_dump(
-                release_config(path))  # what it imports, its bases included
+            text = (
+                path.read_text() if BASES_KEY not in config else path.read_text() + yaml.safe_dump(release_config(path))
+            )  # what it imports, its bases included
         except Exception as error:  # any parse error (the file or a base) is the finding
             problems.append(f"configs/{path.name}: does not parse: {str(error).splitlines()[0]}")
             continue
@@ -148,8 +195,9 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
         if (bundle_dir / "configs" / overlay).is_file():
             try:
                 parser = ConfigParser()
-                parser.read_config(expand_config_files([bundle_dir / "configs" / "train.yaml",
-                                                        bundle_dir / "configs" / overlay]))
+                parser.read_config(
+                    expand_config_files([bundle_dir / "configs" / "train.yaml", bundle_dir / "configs" / overlay])
+                )
             except Exception as error:
                 problems.append(f"configs/{overlay} does not merge over train.yaml: {str(error).splitlines()[0]}")
     if (bundle_dir / "configs" / "metadata.json").is_file():
@@ -169,18 +217,25 @@ def check_bundle(bundle_dir: str | Path, release: bool = True) -> list[str]:
                 if folder in OUTPUT_FOLDERS:
                     problems.append(f"{relative_root / folder}/: run outputs or caches do not belong in a release")
             if relative_root == Path("models"):
-                problems += [f"models/{n}: not a release file (only {', '.join(MODEL_FILES)})" for n in names
-                             if n not in MODEL_FILES]
-        folders[:] = [f for f in folders if f not in OUTPUT_FOLDERS
-                      and (release or relative_root != Path(".") or f != "models")]  # a working copy: outputs ignored
+                problems += [
+                    f"models/{n}: not a release file (only {', '.join(MODEL_FILES)})"
+                    for n in names
+                    if n not in MODEL_FILES
+                ]
+        folders[:] = [
+            f for f in folders if f not in OUTPUT_FOLDERS and (release or relative_root != Path(".") or f != "models")
+        ]  # a working copy: outputs ignored
         for name in names + [f for f in folders if (Path(root) / f).is_symlink()]:
             path, relative = Path(root) / name, (relative_root / name).as_posix()
             if path.is_symlink():
-                problems.append(f"{relative}: a symbolic link (to {os.readlink(path)}); a release holds plain files only")
+                problems.append(
+                    f"{relative}: a symbolic link (to {os.readlink(path)}); a release holds plain files only"
+                )
                 continue
             if path.stat().st_size > MAX_FILE_BYTES and relative not in large:
                 problems.append(f"{relative}: over 25 MB and not in large_files.yml")
             if path.suffix in (".json", ".yaml", ".yml", ".md", ".txt", ".conf") and PERSONAL_PATH.search(
-                    path.read_text(errors="ignore")):
+                path.read_text(errors="ignore")
+            ):
                 problems.append(f"{relative}: contains a personal path")
     return problems

@@ -1,6 +1,7 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """Data helpers the bundles share: generated demo data, the data check run before training, instance <-> semantic maps,
-label maps as reconstruction inputs, a Spacingd MONAI Label can run, the data-set preparers (``python -m monai_mamba.data prepare``)."""
+label maps as reconstruction inputs, a Spacingd MONAI Label can run, the data-set preparers
+(``python -m monai_mamba.data prepare``)."""
 
 from monai_mamba.data.checks import DataCheckError, check_datalist, check_settings, check_training_setup
 from monai_mamba.data.datalist import load_datalist

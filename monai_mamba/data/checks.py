@@ -31,26 +31,43 @@ class DataCheckError(ValueError):
 
 def _load(path: str, loader: LoadImage) -> torch.Tensor:
     if os.path.isdir(path):
-        raise DataCheckError(f"{path}: is a folder, not an image file (a DICOM series?); convert it to one NIfTI file "
-                             "first (e.g. dcm2niix, or monai.transforms.LoadImage + SaveImage) and list that file.")
+        raise DataCheckError(
+            f"{path}: is a folder, not an image file (a DICOM series?); convert it to one NIfTI file "
+            "first (e.g. dcm2niix, or monai.transforms.LoadImage + SaveImage) and list that file."
+        )
     if not os.path.isfile(path):
-        raise DataCheckError(f"{path}: file not found; fix the path in the datalist (relative paths are read "
-                             "from dataset_dir) or restore the file.")
+        raise DataCheckError(
+            f"{path}: file not found; fix the path in the datalist (relative paths are read "
+            "from dataset_dir) or restore the file."
+        )
     try:
         return loader(path)
     except Exception as error:  # unreadable: truncated, corrupt, or not an image format the readers know
-        raise DataCheckError(f"{path}: cannot be read as an image ({type(error).__name__}: {error}); the file is "
-                             "corrupt or truncated, or not an image: re-export or re-download it.") from None
+        raise DataCheckError(
+            f"{path}: cannot be read as an image ({type(error).__name__}: {error}); the file is "
+            "corrupt or truncated, or not an image: re-export or re-download it."
+        ) from None
 
 
-def _check_case(case: Mapping, index: int, split: str, spatial_dims: int, in_channels: int,
-                num_classes: int | None, loader: LoadImage, warnings: list[str], require_label: bool) -> list[str]:
+def _check_case(
+    case: Mapping,
+    index: int,
+    split: str,
+    spatial_dims: int,
+    in_channels: int,
+    num_classes: int | None,
+    loader: LoadImage,
+    warnings: list[str],
+    require_label: bool,
+) -> list[str]:
     where = f"{split}[{index}]"
     if "image" not in case:
         return [f"{where}: no 'image' entry; each datalist entry needs 'image' (and 'label' for training)."]
     if require_label and "label" not in case:
-        return [f"{where} {case['image']}: no 'label' entry; every {split} case needs a label file (move unlabelled "
-                "cases to 'testing')."]
+        return [
+            f"{where} {case['image']}: no 'label' entry; every {split} case needs a label file (move unlabelled "
+            "cases to 'testing')."
+        ]
     problems = []
     try:
         image = _load(str(case["image"]), loader)
@@ -58,19 +75,27 @@ def _check_case(case: Mapping, index: int, split: str, spatial_dims: int, in_cha
         return [f"{where} {error}"]
     name = f"{where} {case['image']}"
     if spatial_dims == 2 and image.dim() == 4 and image.shape[-1] == 1:
-        problems.append(f"{name}: a 2-D image stored with a third axis of size 1 (shape {tuple(image.shape[1:])}); it is "
-                        "2-D data, so keep this 2-D recipe and save the image (and its label) without that axis, e.g. "
-                        "nibabel.save(nibabel.Nifti1Image(data[..., 0], affine), path).")
+        problems.append(
+            f"{name}: a 2-D image stored with a third axis of size 1 (shape {tuple(image.shape[1:])}); it is "
+            "2-D data, so keep this 2-D recipe and save the image (and its label) without that axis, e.g. "
+            "nibabel.save(nibabel.Nifti1Image(data[..., 0], affine), path)."
+        )
     elif image.dim() - 1 != spatial_dims:
-        problems.append(f"{name}: {image.dim() - 1}-D image of shape {tuple(image.shape[1:])}, but this recipe is "
-                        f"{spatial_dims}-D; use the bundle's {image.dim() - 1}-D configuration or convert the data.")
+        problems.append(
+            f"{name}: {image.dim() - 1}-D image of shape {tuple(image.shape[1:])}, but this recipe is "
+            f"{spatial_dims}-D; use the bundle's {image.dim() - 1}-D configuration or convert the data."
+        )
     if image.shape[0] != in_channels:
-        problems.append(f"{name}: {image.shape[0]} channel(s), the network takes {in_channels}; convert the images "
-                        f"or set in_channels (and the matching network) to {image.shape[0]}.")
+        problems.append(
+            f"{name}: {image.shape[0]} channel(s), the network takes {in_channels}; convert the images "
+            f"or set in_channels (and the matching network) to {image.shape[0]}."
+        )
     if not torch.isfinite(image).all():
         count = int((~torch.isfinite(image)).sum())
-        problems.append(f"{name}: {count} NaN/Inf voxel(s); fix or drop this image (e.g. numpy.nan_to_num) - "
-                        "training would turn every weight into NaN.")
+        problems.append(
+            f"{name}: {count} NaN/Inf voxel(s); fix or drop this image (e.g. numpy.nan_to_num) - "
+            "training would turn every weight into NaN."
+        )
     if "label" not in case:
         return problems
     try:
@@ -81,27 +106,39 @@ def _check_case(case: Mapping, index: int, split: str, spatial_dims: int, in_cha
     if label.shape[0] != 1:
         problems.append(f"{lname}: {label.shape[0]} channels; a label is one channel of class indices.")
     if tuple(label.shape[1:]) != tuple(image.shape[1:]):
-        problems.append(f"{lname}: shape {tuple(label.shape[1:])} differs from its image's {tuple(image.shape[1:])}; "
-                        "image and label must be on the same grid (resample the label to the image).")
-    elif hasattr(image, "affine") and hasattr(label, "affine") and not np.allclose(
-        np.asarray(image.affine), np.asarray(label.affine), atol=1e-3
+        problems.append(
+            f"{lname}: shape {tuple(label.shape[1:])} differs from its image's {tuple(image.shape[1:])}; "
+            "image and label must be on the same grid (resample the label to the image)."
+        )
+    elif (
+        hasattr(image, "affine")
+        and hasattr(label, "affine")
+        and not np.allclose(np.asarray(image.affine), np.asarray(label.affine), atol=1e-3)
     ):
-        problems.append(f"{lname}: affine differs from its image's (another origin, spacing or orientation); "
-                        "resample the label onto the image grid or fix its header.")
+        problems.append(
+            f"{lname}: affine differs from its image's (another origin, spacing or orientation); "
+            "resample the label onto the image grid or fix its header."
+        )
     values = torch.unique(label)
     if not torch.isfinite(values).all() or not torch.equal(values, values.round()):
         problems.append(f"{lname}: non-integer values; labels hold class indices 0, 1, ... (not probabilities).")
     elif num_classes is not None and (values.min() < 0 or values.max() >= num_classes):
-        problems.append(f"{lname}: values {values.long().tolist()[:10]} outside [0, {num_classes}); map them to "
-                        f"class indices 0..{num_classes - 1} (e.g. 255 -> 1 for binary masks) or set num_classes.")
+        problems.append(
+            f"{lname}: values {values.long().tolist()[:10]} outside [0, {num_classes}); map them to "
+            f"class indices 0..{num_classes - 1} (e.g. 255 -> 1 for binary masks) or set num_classes."
+        )
     elif values.max() == 0:
         warnings.append(f"{lname}: background only (no foreground voxel); training proceeds.")
     return problems
 
 
 def check_datalist(
-    datalist: Sequence[Mapping], spatial_dims: int, in_channels: int, num_classes: int | None = None,
-    split: str = "training", require_label: bool = True,
+    datalist: Sequence[Mapping],
+    spatial_dims: int,
+    in_channels: int,
+    num_classes: int | None = None,
+    split: str = "training",
+    require_label: bool = True,
 ) -> list[str]:
     """Read every case of ``datalist`` once and check it; return the warnings, raise on problems.
 
@@ -115,14 +152,17 @@ def check_datalist(
         DataCheckError: listing every problem found (at most 20), each with its case and fix.
     """
     if len(datalist) == 0:
-        raise DataCheckError(f"the {split} datalist is empty; add cases to datalist.json under '{split}' "
-                             "(or leave dataset_dir empty to train on the generated demo data).")
+        raise DataCheckError(
+            f"the {split} datalist is empty; add cases to datalist.json under '{split}' "
+            "(or leave dataset_dir empty to train on the generated demo data)."
+        )
     loader = LoadImage(image_only=True, ensure_channel_first=True, dtype=np.float32)
     problems: list[str] = []
     warnings: list[str] = []
     for index, case in enumerate(datalist):
-        problems += _check_case(case, index, split, spatial_dims, in_channels, num_classes, loader, warnings,
-                                require_label)
+        problems += _check_case(
+            case, index, split, spatial_dims, in_channels, num_classes, loader, warnings, require_label
+        )
     for warning in warnings:
         logger.warning("data check: %s", warning)
     if problems:
@@ -135,8 +175,9 @@ def check_datalist(
 
 def check_settings(**settings) -> None:
     """Check training settings: ``num_classes`` is at least 2 (``check_num_classes``); every ``*epochs``,
-    ``*iterations``, ``*interval``, ``*batch_size``, ``*per_epoch`` is a positive integer, ``learning_rate`` a positive finite number, and ``patch_size`` entries are positive integers divisible
-    by ``size_multiple`` (the network's total stride) when given.
+    ``*iterations``, ``*interval``, ``*batch_size``, ``*per_epoch`` is a positive integer, ``learning_rate`` a
+    positive finite number, and ``patch_size`` entries are positive integers divisible by ``size_multiple`` (the
+    network's total stride) when given.
 
     Raises:
         DataCheckError: naming each bad setting and what it must be.
@@ -159,21 +200,30 @@ def check_settings(**settings) -> None:
             if not isinstance(value, Sequence) or not all(isinstance(s, int) and s > 0 for s in value):
                 problems.append(f"{name}={value!r}: must be a list of positive integers.")
             elif any(s % multiple for s in value):
-                problems.append(f"{name}={list(value)}: every entry must be divisible by {multiple} (the network's "
-                                f"total stride), e.g. {[max(multiple, s // multiple * multiple) for s in value]}.")
+                problems.append(
+                    f"{name}={list(value)}: every entry must be divisible by {multiple} (the network's "
+                    f"total stride), e.g. {[max(multiple, s // multiple * multiple) for s in value]}."
+                )
     if problems:
         raise DataCheckError("bad setting(s):\n  - " + "\n  - ".join(problems))
 
 
 def check_num_classes(num_classes: int | None) -> None:
     """Raise ``DataCheckError`` unless ``num_classes`` counts the background and at least one class (None: any)."""
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2):
-        raise DataCheckError(f"num_classes={num_classes!r}: the classes include the background, so a binary task "
-                             "(background and one structure) has num_classes 2; set --num_classes 2 or more.")
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
+    ):
+        raise DataCheckError(
+            f"num_classes={num_classes!r}: the classes include the background, so a binary task "
+            "(background and one structure) has num_classes 2; set --num_classes 2 or more."
+        )
 
 
 def check_training_setup(
-    datalists: Mapping[str, Sequence[Mapping]], spatial_dims: int, in_channels: int, num_classes: int | None,
+    datalists: Mapping[str, Sequence[Mapping]],
+    spatial_dims: int,
+    in_channels: int,
+    num_classes: int | None,
     settings: Mapping | None = None,
 ) -> None:
     """The check a bundle runs in ``initialize``: ``check_num_classes``, ``check_settings(**settings)``, then

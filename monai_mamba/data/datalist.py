@@ -23,23 +23,37 @@ def load_datalist(path: str, split: str = "training", base_dir: str | None = Non
     """
     if not os.path.isfile(path):
         folder = os.path.dirname(path) or "."
-        raise DataCheckError(f"{path} not found: the folder given with --dataset_dir ({folder}) must hold a "
-                             "datalist.json listing the cases (see the README's data section; 'python -m "
-                             "monai_mamba.data prepare' writes one for the public data sets).")
+        raise DataCheckError(
+            f"{path} not found: the folder given with --dataset_dir ({folder}) must hold a "
+            "datalist.json listing the cases (see the README's data section; 'python -m "
+            "monai_mamba.data prepare' writes one for the public data sets)."
+        )
     with open(path) as f:
         text = f.read()
     try:
         content = json.loads(text)
     except json.JSONDecodeError as error:
-        what = "is empty" if not text.strip() else f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
-        raise DataCheckError(f"{path} {what}; fix the file (a JSON object with 'training', 'validation' and "
-                             "'testing' lists of {\"image\": ..., \"label\": ...} entries).") from None
+        what = (
+            "is empty"
+            if not text.strip()
+            else f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        )
+        raise DataCheckError(
+            f"{path} {what}; fix the file (a JSON object with 'training', 'validation' and "
+            '\'testing\' lists of {"image": ..., "label": ...} entries).'
+        ) from None
     if not isinstance(content, dict):
-        raise DataCheckError(f"{path}: holds a {type(content).__name__}, not a JSON object with 'training', "
-                             "'validation' and 'testing' lists.")
+        raise DataCheckError(
+            f"{path}: holds a {type(content).__name__}, not a JSON object with 'training', "
+            "'validation' and 'testing' lists."
+        )
     if not isinstance(content.get(split), list):
         splits = sorted(k for k, v in content.items() if isinstance(v, list))
-        raise DataCheckError(f"{path} has no '{split}' list (it has {splits or 'none'}); add the {split} cases, e.g. "
-                             f"\"{split}\": [{{\"image\": \"imagesTr/case_000.nii.gz\", \"label\": "
-                             "\"labelsTr/case_000.nii.gz\"}].")
-    return load_decathlon_datalist(path, data_list_key=split, base_dir=base_dir or os.path.dirname(os.path.abspath(path)))
+        raise DataCheckError(
+            f"{path} has no '{split}' list (it has {splits or 'none'}); add the {split} cases, e.g. "
+            f'"{split}": [{{"image": "imagesTr/case_000.nii.gz", "label": '
+            '"labelsTr/case_000.nii.gz"}].'
+        )
+    return load_decathlon_datalist(
+        path, data_list_key=split, base_dir=base_dir or os.path.dirname(os.path.abspath(path))
+    )

@@ -78,8 +78,13 @@ def make_demo_dataset(
         for _ in range(counts[split]):
             make = create_test_image_2d if spatial_dims == 2 else create_test_image_3d
             image, label = make(
-                *shape, num_objs=4 + rng.randint(4), rad_max=rad_max, rad_min=rad_min, noise_max=0.5,
-                num_seg_classes=num_classes - 1, random_state=rng,
+                *shape,
+                num_objs=4 + rng.randint(4),
+                rad_max=rad_max,
+                rad_min=rad_min,
+                noise_max=0.5,
+                num_seg_classes=num_classes - 1,
+                random_state=rng,
             )
             if instance_labels:
                 label = connected_components(torch.from_numpy(label > 0)).numpy()

@@ -41,5 +41,6 @@ class RequireFinited(MapTransform):
                 count = int((~torch.isfinite(image)).sum())
                 raise NonFiniteImageError(
                     f"{name}: {count} NaN/Inf voxel(s) of {image.numel()}; a segmentation of it would be empty or "
-                    "wrong. Repair the file (e.g. numpy.nan_to_num, or re-export it) and run again.")
+                    "wrong. Repair the file (e.g. numpy.nan_to_num, or re-export it) and run again."
+                )
         return d

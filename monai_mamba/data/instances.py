@@ -15,8 +15,13 @@ import torch.nn.functional as F
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-__all__ = ["InstanceToSemanticd", "SemanticToInstanced", "connected_components", "instances_to_semantic",
-           "semantic_to_instances"]
+__all__ = [
+    "InstanceToSemanticd",
+    "SemanticToInstanced",
+    "connected_components",
+    "instances_to_semantic",
+    "semantic_to_instances",
+]
 
 
 def _neighbourhood_max(x: torch.Tensor) -> torch.Tensor:
@@ -41,7 +46,9 @@ def instances_to_semantic(instances: torch.Tensor) -> torch.Tensor:
     """``(*spatial)`` instance ids (0 background) -> 0 background, 1 interior, 2 boundary (a pixel of an instance
     with a neighbour of another id, background included)."""
     foreground = instances > 0
-    boundary = foreground & ((_neighbourhood_max(instances) != instances) | (-_neighbourhood_max(-instances) != instances))
+    boundary = foreground & (
+        (_neighbourhood_max(instances) != instances) | (-_neighbourhood_max(-instances) != instances)
+    )
     return foreground.long() + boundary.long()
 
 
@@ -59,7 +66,8 @@ class InstanceToSemanticd(MapTransform):
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         for key in self.key_iterator(d):
-            d[key] = d[key].new_tensor(instances_to_semantic(d[key][0].long())[None])
+            semantic = instances_to_semantic(d[key][0].long())[None]
+            d[key] = d[key].clone().copy_(semantic)  # keeps the image's dtype, device and metadata
         return d
 
 

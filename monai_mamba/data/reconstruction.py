@@ -21,8 +21,10 @@ def label_as_reconstruction_input(label: torch.Tensor, in_channels: int) -> torc
         ``(b, in_channels, *spatial)`` float tensor.
     """
     if label.ndim < 3 or label.shape[1] != 1:
-        raise ValueError(f"expected a label map of shape (batch, 1, *spatial), got {tuple(label.shape)}; one-hot "
-                         "labels must be turned back into class indices (monai.transforms.AsDiscrete(argmax=True)).")
+        raise ValueError(
+            f"expected a label map of shape (batch, 1, *spatial), got {tuple(label.shape)}; one-hot "
+            "labels must be turned back into class indices (monai.transforms.AsDiscrete(argmax=True))."
+        )
     return label.float().repeat(1, in_channels, *([1] * (label.ndim - 2)))
 
 
@@ -38,8 +40,10 @@ class PrepareReconstructionBatch:
     def __init__(self, in_channels: int, image_key: str = "image", label_key: str = "label") -> None:
         self.in_channels, self.image_key, self.label_key = in_channels, image_key, label_key
 
-    def __call__(self, batchdata: dict, device: str | torch.device | None = None, non_blocking: bool = False,
-                 **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
-        image, label = default_prepare_batch({"image": batchdata[self.image_key], "label": batchdata[self.label_key]},
-                                             device, non_blocking, **kwargs)
+    def __call__(
+        self, batchdata: dict, device: str | torch.device | None = None, non_blocking: bool = False, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        image, label = default_prepare_batch(
+            {"image": batchdata[self.image_key], "label": batchdata[self.label_key]}, device, non_blocking, **kwargs
+        )
         return label_as_reconstruction_input(label, self.in_channels), image

@@ -22,8 +22,12 @@ class MetaSafeSpacingd(Spacingd):
 
     def __call__(self, data: Mapping[Hashable, object], lazy: bool | None = None) -> dict:
         d = dict(data)
-        hidden = {k: d.pop(k) for k in list(d) for key in self.keys
-                  if isinstance(k, str) and k.startswith(f"{key}_") and not isinstance(d.get(k), dict)}
+        hidden = {
+            k: d.pop(k)
+            for k in list(d)
+            for key in self.keys
+            if isinstance(k, str) and k.startswith(f"{key}_") and not isinstance(d.get(k), dict)
+        }
         out = super().__call__(d, lazy=lazy)
         out.update(hidden)
         return out

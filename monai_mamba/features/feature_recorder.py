@@ -43,8 +43,10 @@ class FeatureRecorder:
             if self.training_only and not self.network.training:
                 return
             if not isinstance(output, torch.Tensor):
-                raise TypeError(f"module {name!r} returns {type(output).__name__}, not a tensor; record a module that "
-                                "returns one feature map.")
+                raise TypeError(
+                    f"module {name!r} returns {type(output).__name__}, not a tensor; record a module that "
+                    "returns one feature map."
+                )
             self._features[name] = output
 
         return store

@@ -35,8 +35,10 @@ class ULevels:
 
     def __post_init__(self) -> None:
         if not self.encoder or len(self.encoder) != len(self.decoder):
-            raise ValueError(f"ULevels needs as many decoder as encoder levels (at least one), got {len(self.encoder)} "
-                             f"encoder and {len(self.decoder)} decoder module names.")
+            raise ValueError(
+                f"ULevels needs as many decoder as encoder levels (at least one), got {len(self.encoder)} "
+                f"encoder and {len(self.decoder)} decoder module names."
+            )
         if not self.middle:
             object.__setattr__(self, "middle", self.decoder[-1])
 
@@ -50,19 +52,25 @@ class ULevels:
         modules = dict(network.named_modules())
         missing = [name for name in self.names if name not in modules]
         if missing:
-            raise ValueError(f"{type(network).__name__} has no module(s) {missing}; give ULevels with names from "
-                             "network.named_modules().")
+            raise ValueError(
+                f"{type(network).__name__} has no module(s) {missing}; give ULevels with names from "
+                "network.named_modules()."
+            )
 
 
 def _unet_levels(network: UNet, levels: int) -> ULevels:
     # MONAI UNet nests level l+1 in ``.1.submodule`` of level l: encoder l = <prefix l>.0 (downsampling, output at
     # H/2^l), decoder l = <prefix l+1>.2 (upsampling from level l+1 to H/2^l, with the channels of encoder l).
     if len(network.strides) < levels + 1:
-        raise ValueError(f"UNet needs at least {levels + 1} strides for {levels} alignment levels, "
-                         f"got strides={tuple(network.strides)}.")
+        raise ValueError(
+            f"UNet needs at least {levels + 1} strides for {levels} alignment levels, "
+            f"got strides={tuple(network.strides)}."
+        )
     prefix = ["model" + ".1.submodule" * depth for depth in range(levels + 1)]
-    return ULevels(encoder=tuple(f"{prefix[l]}.0" for l in range(levels)),
-                   decoder=tuple(f"{prefix[l + 1]}.2" for l in range(levels)))
+    return ULevels(
+        encoder=tuple(f"{prefix[l]}.0" for l in range(levels)),
+        decoder=tuple(f"{prefix[l + 1]}.2" for l in range(levels)),
+    )
 
 
 _BASIC_UNET = ULevels(("down_1", "down_2", "down_3"), ("upcat_2", "upcat_3", "upcat_4"))
@@ -88,8 +96,10 @@ def default_u_levels(network: nn.Module, levels: int = 3) -> ULevels:
         return _unet_levels(network, levels)
     full = _BASIC_UNET if isinstance(network, BasicUNet) else getattr(type(network), "u_levels", None)
     if not isinstance(full, ULevels):
-        raise TypeError(f"no default U levels for {type(network).__name__}; pass ULevels(encoder=..., decoder=...) "
-                        "with its module names (see network.named_modules()).")
+        raise TypeError(
+            f"no default U levels for {type(network).__name__}; pass ULevels(encoder=..., decoder=...) "
+            "with its module names (see network.named_modules())."
+        )
     if not 1 <= levels <= len(full.encoder):
         raise ValueError(f"{type(network).__name__} has {len(full.encoder)} alignment levels, asked for {levels}.")
     return ULevels(full.encoder[:levels], full.decoder[:levels], channels_last=full.channels_last)

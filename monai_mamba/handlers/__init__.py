@@ -13,8 +13,8 @@ from monai_mamba.handlers.resumable_checkpoint import (
 from monai_mamba.handlers.run_identity import RunComparison, RunIdentity
 from monai_mamba.handlers.run_lock import RunFolderBusyError, RunLock
 from monai_mamba.handlers.save_final_weights import SaveFinalWeights
-from monai_mamba.handlers.trained_model_loader import TrainedModelLoader, training_command
 from monai_mamba.handlers.stop_on_non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss, non_finite_parameters
+from monai_mamba.handlers.trained_model_loader import TrainedModelLoader, training_command
 
 __all__ = [
     "BestModelSaver",

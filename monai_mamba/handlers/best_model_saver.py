@@ -52,10 +52,22 @@ class BestModelSaver(CheckpointSaver):
         key_metric_negative_sign: lower is better.
     """
 
-    def __init__(self, save_dir: str, save_dict: dict, filename: str = "model.pt", key_metric_name: str | None = None,
-                 key_metric_negative_sign: bool = False) -> None:
-        super().__init__(save_dir, save_dict, save_key_metric=True, key_metric_name=key_metric_name,
-                         key_metric_filename=filename, key_metric_negative_sign=key_metric_negative_sign)
+    def __init__(
+        self,
+        save_dir: str,
+        save_dict: dict,
+        filename: str = "model.pt",
+        key_metric_name: str | None = None,
+        key_metric_negative_sign: bool = False,
+    ) -> None:
+        super().__init__(
+            save_dir,
+            save_dict,
+            save_key_metric=True,
+            key_metric_name=key_metric_name,
+            key_metric_filename=filename,
+            key_metric_negative_sign=key_metric_negative_sign,
+        )
         self.path = os.path.join(save_dir, filename)
         self._key_metric_checkpoint.save_handler = _AtomicFixedNameSaver(save_dir, filename)
         self._engine: Engine | None = None

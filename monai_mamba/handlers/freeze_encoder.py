@@ -27,7 +27,9 @@ class FreezeEncoder:
             does not take from the checkpoint).
     """
 
-    def __init__(self, encoder: nn.Module, frozen_epochs: int = 10, trainable: Sequence[str] = ("patch_embed",)) -> None:
+    def __init__(
+        self, encoder: nn.Module, frozen_epochs: int = 10, trainable: Sequence[str] = ("patch_embed",)
+    ) -> None:
         self.encoder, self.frozen_epochs, self.trainable = encoder, frozen_epochs, tuple(trainable)
 
     def attach(self, engine: Engine) -> None:

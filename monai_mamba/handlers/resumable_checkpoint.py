@@ -43,7 +43,9 @@ def find_checkpoints(checkpoint_dir: str) -> list[tuple[int, str]]:
 
 
 def _rank() -> int:
-    return torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
+    return (
+        torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
+    )
 
 
 class ResumableCheckpoint:
@@ -83,11 +85,24 @@ class ResumableCheckpoint:
         map_location: where loaded tensors go.
     """
 
-    def __init__(self, checkpoint_dir: str, objects: dict, identity: RunIdentity | None = None, resume: str = "auto",
-                 n_saved: int = 2, save_interval: int = 1, map_location: str | torch.device | None = None) -> None:
+    def __init__(
+        self,
+        checkpoint_dir: str,
+        objects: dict,
+        identity: RunIdentity | None = None,
+        resume: str = "auto",
+        n_saved: int = 2,
+        save_interval: int = 1,
+        map_location: str | torch.device | None = None,
+    ) -> None:
         if resume not in RESUME_MODES:
             raise ValueError(f"resume={resume!r}: choose one of {', '.join(RESUME_MODES)}.")
-        self.checkpoint_dir, self.objects, self.identity, self.resume_mode = checkpoint_dir, dict(objects), identity, resume
+        self.checkpoint_dir, self.objects, self.identity, self.resume_mode = (
+            checkpoint_dir,
+            dict(objects),
+            identity,
+            resume,
+        )
         self.n_saved, self.save_interval, self.map_location = n_saved, save_interval, map_location
         self.lock = RunLock(checkpoint_dir)
         self._checkpoint: Checkpoint | None = None
@@ -124,9 +139,10 @@ class ResumableCheckpoint:
             bad = non_finite_parameters(model)
             if bad:
                 raise NonFiniteLossError(
-                    f"the weights became NaN/Inf during epoch {engine.state.epoch} ({', '.join(bad[:3])}...): this epoch "
-                    "is not saved, so the newest checkpoint is the last good one and a restart resumes from it. Try a "
-                    "lower learning_rate or run without amp.")
+                    f"the weights became NaN/Inf during epoch {engine.state.epoch} ({', '.join(bad[:3])}...): this "
+                    "epoch is not saved, so the newest checkpoint is the last good one and a restart resumes from it. "
+                    "Try a lower learning_rate or run without amp."
+                )
         self._checkpoint(engine)
 
     def _clean_temporary_files(self) -> None:
@@ -149,15 +165,19 @@ class ResumableCheckpoint:
         for saver in self._best_model_savers():
             if os.path.isfile(saver.path):
                 shutil.copy2(saver.path, os.path.join(target, os.path.basename(saver.path)))
-        logger.warning("the earlier run's files in %s were moved to %s; starting a new run", self.checkpoint_dir, target)
+        logger.warning(
+            "the earlier run's files in %s were moved to %s; starting a new run", self.checkpoint_dir, target
+        )
 
     def _mismatch_message(self, path: str, differences: list[str]) -> str:
         listed = "\n  - ".join(differences)
-        return (f"{self.checkpoint_dir} holds another training run than this one ({os.path.basename(path)}):\n  - "
-                f"{listed}\nNothing was changed. To keep both runs, give this one its own folder with --bundle_root "
-                "DIR; to start over here, rerun with --resume fresh (the old checkpoints move to "
-                "previous_runs/, the old best model is copied there); to continue the old run with these settings "
-                "anyway, rerun with --resume force.")
+        return (
+            f"{self.checkpoint_dir} holds another training run than this one ({os.path.basename(path)}):\n  - "
+            f"{listed}\nNothing was changed. To keep both runs, give this one its own folder with --bundle_root "
+            "DIR; to start over here, rerun with --resume fresh (the old checkpoints move to "
+            "previous_runs/, the old best model is copied there); to continue the old run with these settings "
+            "anyway, rerun with --resume force."
+        )
 
     def resume(self, engine: Engine) -> None:
         """Lock the folder, then restore the newest loadable checkpoint of this run, if any (see the class doc)."""
@@ -181,8 +201,11 @@ class ResumableCheckpoint:
                         self._archive(existing)
                     return
                 if not comparison.same_run:
-                    logger.warning("resuming %s although it is another run (--resume force): %s", path,
-                                   "; ".join(comparison.differences))
+                    logger.warning(
+                        "resuming %s although it is another run (--resume force): %s",
+                        path,
+                        "; ".join(comparison.differences),
+                    )
             self._restore(engine, state, path, comparison)
             kept = sorted(e for e in existing if e[0] <= epoch)[-self.n_saved :]
             self._checkpoint.load_state_dict({"_saved": [(e, os.path.basename(p)) for e, p in kept]})
@@ -197,36 +220,47 @@ class ResumableCheckpoint:
                 target = os.path.join(self.checkpoint_dir, "previous_runs", time.strftime("%Y%m%d-%H%M%S"))
                 os.makedirs(target, exist_ok=True)
                 shutil.copy2(saver.path, os.path.join(target, os.path.basename(saver.path)))
-                logger.warning("%s is from an earlier run; a copy is kept in %s before this new run replaces it",
-                               saver.path, target)
+                logger.warning(
+                    "%s is from an earlier run; a copy is kept in %s before this new run replaces it",
+                    saver.path,
+                    target,
+                )
 
     def _restore(self, engine: Engine, state: dict, path: str, comparison) -> None:
         max_epochs = engine.state.max_epochs  # this run's target wins over the saved one
-        schedulers = {name: obj for name, obj in self.objects.items()
-                      if isinstance(obj, torch.optim.lr_scheduler.LRScheduler)}
+        schedulers = {
+            name: obj for name, obj in self.objects.items() if isinstance(obj, torch.optim.lr_scheduler.LRScheduler)
+        }
         fresh = {name: scheduler.state_dict() for name, scheduler in schedulers.items()}
         to_load = {**{k: v for k, v in self.objects.items() if k in state}, "trainer": engine}
         try:
             Checkpoint.load_objects(to_load=to_load, checkpoint=state)
         except RuntimeError as error:
-            raise RunMismatchError(f"{path} does not fit this run's network or optimizer ({str(error)[:400]}); give "
-                                   "this run its own --bundle_root, or rerun with --resume fresh.") from None
+            raise RunMismatchError(
+                f"{path} does not fit this run's network or optimizer ({str(error)[:400]}); give "
+                "this run its own --bundle_root, or rerun with --resume fresh."
+            ) from None
         done = engine.state.epoch
         if done > max_epochs:
             raise RunMismatchError(
                 f"{path}: this run has already trained {done} epochs, more than max_epochs={max_epochs}. Nothing to "
                 "train: evaluate models/model.pt with evaluate.yaml, raise max_epochs to train longer, or rerun with "
-                "--resume fresh to start over.")
+                "--resume fresh to start over."
+            )
         engine.state.max_epochs = max_epochs
         if comparison is not None and comparison.horizon_changed:
             for name, scheduler in schedulers.items():
                 _rebuild_for_new_horizon(name, scheduler, fresh[name])
-            logger.info("training horizon changed from %s to %s: learning-rate schedule rebuilt from step %s",
-                        comparison.saved_horizon, comparison.horizon,
-                        next(iter(schedulers.values())).last_epoch if schedulers else "-")
+            logger.info(
+                "training horizon changed from %s to %s: learning-rate schedule rebuilt from step %s",
+                comparison.saved_horizon,
+                comparison.horizon,
+                next(iter(schedulers.values())).last_epoch if schedulers else "-",
+            )
         if done == max_epochs:
-            logger.info("%s: this run is complete (epoch %d of %d); raise max_epochs to train longer", path, done,
-                        max_epochs)
+            logger.info(
+                "%s: this run is complete (epoch %d of %d); raise max_epochs to train longer", path, done, max_epochs
+            )
         else:
             logger.info("resumed training from %s: continuing after epoch %d", path, done)
 
@@ -235,8 +269,10 @@ def _rebuild_for_new_horizon(name: str, scheduler, fresh_state: dict) -> None:
     """Keep the schedule's new hyper-parameters (its horizon) and the saved progress; set the optimizer's learning
     rates to the schedule's value at the saved step."""
     if not hasattr(scheduler, "_get_closed_form_lr"):
-        raise RunMismatchError(f"{name}: {type(scheduler).__name__} has no closed form, so it cannot be rebuilt for a "
-                               "new training length; keep max_epochs, or rerun with --resume fresh.")
+        raise RunMismatchError(
+            f"{name}: {type(scheduler).__name__} has no closed form, so it cannot be rebuilt for a "
+            "new training length; keep max_epochs, or rerun with --resume fresh."
+        )
     progress = {k: scheduler.state_dict()[k] for k in ("last_epoch", "_step_count")}
     scheduler.load_state_dict({**fresh_state, **progress})
     lrs = scheduler._get_closed_form_lr()

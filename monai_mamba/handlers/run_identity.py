@@ -60,11 +60,15 @@ def network_differences(saved: Mapping, current: Mapping, where: str = "in the c
         return [f"network: {current['class']} here, {saved['class']} {where}"]
     for name in list(current["shapes"]) + [n for n in saved["shapes"] if n not in current["shapes"]]:
         if saved["shapes"].get(name) != current["shapes"].get(name):
-            return [f"network settings: {current['class']} tensor {name!r} has shape {current['shapes'].get(name)} "
-                    f"here, {saved['shapes'].get(name)} {where}"]
+            return [
+                f"network settings: {current['class']} tensor {name!r} has shape {current['shapes'].get(name)} "
+                f"here, {saved['shapes'].get(name)} {where}"
+            ]
     if saved["digest"] != current["digest"]:
-        return [f"network settings: {current['class']} has the same parameters but other layer settings (kernel, "
-                "dropout, normalisation, ...)"]
+        return [
+            f"network settings: {current['class']} has the same parameters but other layer settings (kernel, "
+            "dropout, normalisation, ...)"
+        ]
     return []
 
 
@@ -115,13 +119,22 @@ class RunIdentity:
         demo: whether this is a run on the generated demo data.
     """
 
-    def __init__(self, data: Mapping[str, Sequence[Mapping]], network: nn.Module, settings: Mapping | None = None,
-                 horizon: int | None = None, data_root: str | None = None, demo: bool = False) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Sequence[Mapping]],
+        network: nn.Module,
+        settings: Mapping | None = None,
+        horizon: int | None = None,
+        data_root: str | None = None,
+        demo: bool = False,
+    ) -> None:
         self._state = {
             "format": _FORMAT,
             "demo": bool(demo),
-            "data": {split: {"cases": len(cases), "digest": _digest(_relative(list(cases), data_root))}
-                     for split, cases in data.items()},
+            "data": {
+                split: {"cases": len(cases), "digest": _digest(_relative(list(cases), data_root))}
+                for split, cases in data.items()
+            },
             "network": network_fingerprint(network),
             "settings": _plain(dict(settings or {})),
             "horizon": None if horizon is None else int(horizon),
@@ -142,19 +155,28 @@ class RunIdentity:
         """Every difference between ``saved`` (a ``state_dict`` of another run) and this run, in words."""
         mine, differences = self._state, []
         if saved.get("format") != _FORMAT:
-            return RunComparison([f"the checkpoint has no run identity of format {_FORMAT} (written by another version "
-                                  "of monai-mamba, or not by a bundle run)"], None, mine["horizon"])
+            return RunComparison(
+                [
+                    f"the checkpoint has no run identity of format {_FORMAT} (written by another version "
+                    "of monai-mamba, or not by a bundle run)"
+                ],
+                None,
+                mine["horizon"],
+            )
         if saved.get("demo") != mine["demo"]:
-            differences.append("the checkpoint is from a run on the generated demo data, this run is on your data"
-                               if saved.get("demo") else
-                               "this run is on the generated demo data, the checkpoint is from a run on your data")
+            differences.append(
+                "the checkpoint is from a run on the generated demo data, this run is on your data"
+                if saved.get("demo")
+                else "this run is on the generated demo data, the checkpoint is from a run on your data"
+            )
         for split in sorted(set(saved["data"]) | set(mine["data"])):
             old, new = saved["data"].get(split), mine["data"].get(split)
             if old != new:
                 describe = lambda d: "none" if d is None else f"{d['cases']} case(s)"  # noqa: E731
-                differences.append(f"{split} data: {describe(new)} here, {describe(old)} in the checkpoint"
-                                   + (" (the same number, other files)" if old and new and old["cases"] == new["cases"]
-                                      else ""))
+                differences.append(
+                    f"{split} data: {describe(new)} here, {describe(old)} in the checkpoint"
+                    + (" (the same number, other files)" if old and new and old["cases"] == new["cases"] else "")
+                )
         differences += network_differences(saved["network"], mine["network"])
         for key in sorted(set(saved["settings"]) | set(mine["settings"])):
             old, new = saved["settings"].get(key, "<unset>"), mine["settings"].get(key, "<unset>")

@@ -36,7 +36,7 @@ class RunLock:
         if self.path in _HELD:
             return
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        handle = open(self.path, "a+")
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open while the run lasts: the lock lives with it
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

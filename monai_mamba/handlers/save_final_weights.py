@@ -36,6 +36,8 @@ class SaveFinalWeights:
 
     def __call__(self, engine: Engine) -> None:
         network = self.network.module if hasattr(self.network, "module") else self.network
-        saver = DiskSaver(os.path.dirname(os.path.abspath(self.path)), atomic=True, require_empty=False, create_dir=True)
+        saver = DiskSaver(
+            os.path.dirname(os.path.abspath(self.path)), atomic=True, require_empty=False, create_dir=True
+        )
         saver(network.state_dict(), os.path.basename(self.path))
         logger.info("training completed: weights written to %s", self.path)

@@ -48,9 +48,11 @@ class StopOnNonFiniteLoss:
         loss = self.output_transform(engine.state.output)
         loss = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
         where = f"epoch {engine.state.epoch}, iteration {engine.state.iteration}"
-        advice = ("stopped without saving this epoch, so the newest checkpoint is the last good one and a restart "
-                  "resumes from it. Try a lower learning_rate, run without amp, and check the data for NaN/Inf "
-                  "(monai_mamba.data.check_datalist).")
+        advice = (
+            "stopped without saving this epoch, so the newest checkpoint is the last good one and a restart "
+            "resumes from it. Try a lower learning_rate, run without amp, and check the data for NaN/Inf "
+            "(monai_mamba.data.check_datalist)."
+        )
         if not math.isfinite(loss):
             raise NonFiniteLossError(f"training loss is {loss} at {where}: {advice}")
         network = getattr(engine, "network", None)
@@ -58,5 +60,7 @@ class StopOnNonFiniteLoss:
         if network is not None and last_of_epoch:
             bad = non_finite_parameters(network)
             if bad:
-                raise NonFiniteLossError(f"the weights are NaN/Inf after the last step of {where} "
-                                         f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): {advice}")
+                raise NonFiniteLossError(
+                    f"the weights are NaN/Inf after the last step of {where} "
+                    f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): {advice}"
+                )

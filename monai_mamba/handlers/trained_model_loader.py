@@ -17,7 +17,7 @@ def training_command(train_configs: Sequence[str], arguments: Mapping | None = N
     """``python -m monai.bundle run --config_file ...`` for ``train_configs`` with ``--key value`` ``arguments`` (empty
     values left out), as a user would type it."""
     configs = list(train_configs)
-    config = configs[0] if len(configs) == 1 else "\"[" + ",".join(repr(c) for c in configs) + "]\""
+    config = configs[0] if len(configs) == 1 else '"[' + ",".join(repr(c) for c in configs) + ']"'
     extra = "".join(f" --{key} {value}" for key, value in (arguments or {}).items() if value not in ("", None))
     return f"python -m monai.bundle run --config_file {config}{extra}"
 
@@ -39,8 +39,13 @@ class TrainedModelLoader:
         arguments: command-line arguments of that run (e.g. ``bundle_root``, ``dataset_dir``); empty ones are left out.
     """
 
-    def __init__(self, load_path: str, network: nn.Module, train_configs: Sequence[str] = ("configs/train.yaml",),
-                 arguments: Mapping | None = None) -> None:
+    def __init__(
+        self,
+        load_path: str,
+        network: nn.Module,
+        train_configs: Sequence[str] = ("configs/train.yaml",),
+        arguments: Mapping | None = None,
+    ) -> None:
         self.load_path, self.network = load_path, network
         self.train_configs, self.arguments = list(train_configs), dict(arguments or {})
 
@@ -49,6 +54,8 @@ class TrainedModelLoader:
 
     def __call__(self, engine: Engine) -> None:
         network = self.network.module if hasattr(self.network, "module") else self.network
-        hint = (f"It is written by training: {training_command(self.train_configs, self.arguments)} (with the "
-                "overlays of your task, if any).")
+        hint = (
+            f"It is written by training: {training_command(self.train_configs, self.arguments)} (with the "
+            "overlays of your task, if any)."
+        )
         load_trained_network(network, self.load_path, hint)

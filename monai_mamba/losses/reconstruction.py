@@ -32,10 +32,14 @@ class ReconstructionLoss(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if not isinstance(input, torch.Tensor):
-            raise TypeError(f"the reconstruction network returned {type(input).__name__}; build it without deep "
-                            "supervision (deep_supervision=False) so that it returns one image.")
+            raise TypeError(
+                f"the reconstruction network returned {type(input).__name__}; build it without deep "
+                "supervision (deep_supervision=False) so that it returns one image."
+            )
         if input.shape != target.shape:
-            raise ValueError(f"reconstruction of shape {tuple(input.shape)} vs image {tuple(target.shape)}: build the "
-                             "reconstruction network with out_channels equal to the image channels.")
+            raise ValueError(
+                f"reconstruction of shape {tuple(input.shape)} vs image {tuple(target.shape)}: build the "
+                "reconstruction network with out_channels equal to the image channels."
+            )
         target = target.to(input.dtype)
         return self.mse_weight * F.mse_loss(input, target) + self.l1_weight * F.l1_loss(input, target)

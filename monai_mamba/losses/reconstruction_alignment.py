@@ -106,8 +106,10 @@ class ReconstructionAlignmentLoss(nn.Module):
         features of ``label`` (``(b, 1, *spatial)`` class indices)."""
         seg = self._seg_features.pop()
         if not seg:
-            raise RuntimeError("no segmentation features recorded: call the loss after a forward pass of the "
-                               "segmentation network in training mode.")
+            raise RuntimeError(
+                "no segmentation features recorded: call the loss after a forward pass of the "
+                "segmentation network in training mode."
+            )
         with torch.no_grad():
             self.reconstruction_network(label_as_reconstruction_input(label, self.in_channels))
         rec = self._rec_features.pop()
@@ -116,12 +118,14 @@ class ReconstructionAlignmentLoss(nn.Module):
             source, target = seg[seg_name], rec[rec_name]
             if str(index) in self.projections:
                 source = self.projections[str(index)](source.movedim(self._channel_dim, -1)).movedim(
-                    -1, self._channel_dim)
+                    -1, self._channel_dim
+                )
             if source.shape != target.shape:
                 raise ValueError(
                     f"alignment pair segmentation {seg_name!r} {tuple(source.shape)} vs reconstruction {rec_name!r} "
                     f"{tuple(target.shape)}: the features must have the same shape (channel counts only differ: "
-                    "project=True learns a 1x1 projection).")
+                    "project=True learns a 1x1 projection)."
+                )
             total = total + F.mse_loss(source.float(), target.float())
         return total / len(self.levels.encoder)
 

@@ -63,7 +63,12 @@ class RegionSpecificTverskyLoss(nn.Module):
         self.num_regions_per_axis = tuple(num_regions_per_axis)
         if len(self.num_regions_per_axis) not in (2, 3):
             raise ValueError(f"num_regions_per_axis needs 2 or 3 entries, got {self.num_regions_per_axis}.")
-        self.include_background, self.batch, self.softmax, self.to_onehot_y = include_background, batch, softmax, to_onehot_y
+        self.include_background, self.batch, self.softmax, self.to_onehot_y = (
+            include_background,
+            batch,
+            softmax,
+            to_onehot_y,
+        )
         self.adaptive, self.a, self.b, self.alpha, self.beta, self.smooth = adaptive, a, b, alpha, beta, smooth
 
     def region_statistics(self, probabilities: torch.Tensor, target: torch.Tensor):
@@ -79,12 +84,16 @@ class RegionSpecificTverskyLoss(nn.Module):
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         spatial_dims = input.dim() - 2
         if spatial_dims != len(self.num_regions_per_axis):
-            raise ValueError(f"RegionSpecificTverskyLoss: {spatial_dims}-D input but num_regions_per_axis="
-                             f"{self.num_regions_per_axis}; give one entry per spatial axis.")
+            raise ValueError(
+                f"RegionSpecificTverskyLoss: {spatial_dims}-D input but num_regions_per_axis="
+                f"{self.num_regions_per_axis}; give one entry per spatial axis."
+            )
         probabilities = torch.softmax(input.float(), 1) if self.softmax else input.float()
         if self.to_onehot_y:
             if target.shape[1] != 1:
-                raise ValueError(f"to_onehot_y expects class indices of shape (b, 1, *spatial), got {tuple(target.shape)}.")
+                raise ValueError(
+                    f"to_onehot_y expects class indices of shape (b, 1, *spatial), got {tuple(target.shape)}."
+                )
             target = one_hot(target.long(), num_classes=input.shape[1])
         if target.shape != input.shape:
             raise ValueError(f"target shape {tuple(target.shape)} does not match input {tuple(input.shape)}.")
@@ -117,11 +126,24 @@ class DiceCERegionSpecificTverskyLoss(nn.Module):
         ``input`` logits ``(b, c, *spatial)``; ``target`` class indices ``(b, 1, *spatial)``.
     """
 
-    def __init__(self, num_regions_per_axis: Sequence[int] = (8, 8, 14), batch: bool = False, lambda_ce: float = 1.0,
-                 lambda_dice: float = 1.0, lambda_rs: float = 0.8, adaptive: bool = True) -> None:
+    def __init__(
+        self,
+        num_regions_per_axis: Sequence[int] = (8, 8, 14),
+        batch: bool = False,
+        lambda_ce: float = 1.0,
+        lambda_dice: float = 1.0,
+        lambda_rs: float = 0.8,
+        adaptive: bool = True,
+    ) -> None:
         super().__init__()
-        self.dice_ce = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=batch,
-                                  lambda_dice=lambda_dice, lambda_ce=lambda_ce)
+        self.dice_ce = DiceCELoss(
+            to_onehot_y=True,
+            softmax=True,
+            include_background=False,
+            batch=batch,
+            lambda_dice=lambda_dice,
+            lambda_ce=lambda_ce,
+        )
         self.region_tversky = RegionSpecificTverskyLoss(num_regions_per_axis, batch=batch, adaptive=adaptive)
         self.lambda_rs = lambda_rs
 

@@ -11,9 +11,9 @@ from monai.networks.blocks.segresnet_block import get_conv_layer, get_upsample_l
 from monai.networks.layers.factories import Dropout, Pool
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 
-from monai_mamba.features import ULevels
 from monai_mamba.blocks import RVMLayer
 from monai_mamba.blocks.input_checks import check_channels_first
+from monai_mamba.features import ULevels
 
 __all__ = ["LightMUNet"]
 
@@ -23,8 +23,15 @@ def _depthwise_separable_conv(
 ) -> nn.Sequential:
     """Depthwise ``kernel_size`` conv (``in -> in``, groups=in) then pointwise 1x1 (``in -> out``)."""
     return nn.Sequential(
-        Convolution(spatial_dims, in_channels, in_channels, kernel_size=kernel_size, groups=in_channels, bias=bias,
-                    conv_only=True),
+        Convolution(
+            spatial_dims,
+            in_channels,
+            in_channels,
+            kernel_size=kernel_size,
+            groups=in_channels,
+            bias=bias,
+            conv_only=True,
+        ),
         Convolution(spatial_dims, in_channels, out_channels, kernel_size=1, bias=bias, conv_only=True),
     )
 
@@ -100,7 +107,9 @@ class LightMUNet(nn.Module):
     """
 
     # the levels of features across the U (monai_mamba.features.default_u_levels)
-    u_levels = ULevels(("down_layers.0", "down_layers.1", "down_layers.2"), ("up_layers.2", "up_layers.1", "up_layers.0"))
+    u_levels = ULevels(
+        ("down_layers.0", "down_layers.1", "down_layers.2"), ("up_layers.2", "up_layers.1", "up_layers.0")
+    )
 
     def __init__(
         self,
@@ -157,7 +166,11 @@ class LightMUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels_first(
-            "LightMUNet", x, self.in_channels, self.spatial_dims, self.total_stride,
+            "LightMUNet",
+            x,
+            self.in_channels,
+            self.spatial_dims,
+            self.total_stride,
             f"pad or crop to a multiple of {self.total_stride} (monai.transforms.DivisiblePadd, or a sliding-window "
             "roi_size that is a multiple).",
         )

@@ -10,10 +10,10 @@ import torch
 import torch.nn as nn
 from monai.networks.layers.factories import Conv
 
-from monai_mamba.features import ULevels
 from monai_mamba.blocks import FinalPatchExpandX4, PatchEmbed, PatchExpand, VSSStage
 from monai_mamba.blocks.input_checks import check_channels_first
 from monai_mamba.blocks.vmamba_encoder import init_vmamba_weights
+from monai_mamba.features import ULevels
 from monai_mamba.weights import adapt_input_channels
 
 __all__ = ["MambaUNet"]
@@ -63,8 +63,11 @@ class MambaUNet(nn.Module):
     """
 
     # the levels of features across the U (monai_mamba.features.default_u_levels)
-    u_levels = ULevels(("patch_embed", "layers.0", "layers.1"),
-                       ("concat_back_dim.3", "concat_back_dim.2", "concat_back_dim.1"), channels_last=True)
+    u_levels = ULevels(
+        ("patch_embed", "layers.0", "layers.1"),
+        ("concat_back_dim.3", "concat_back_dim.2", "concat_back_dim.1"),
+        channels_last=True,
+    )
 
     def __init__(
         self,
@@ -92,8 +95,9 @@ class MambaUNet(nn.Module):
 
         self.patch_embed = PatchEmbed(patch_size, in_channels, feature_size, spatial_dims)
         self.layers = nn.ModuleList(
-            VSSStage(dims[i], stage_rates[i], d_state, spatial_dims, "downsample" if i < levels - 1 else None,
-                     **ss2d_kwargs)
+            VSSStage(
+                dims[i], stage_rates[i], d_state, spatial_dims, "downsample" if i < levels - 1 else None, **ss2d_kwargs
+            )
             for i in range(levels)
         )
         self.norm = nn.LayerNorm(dims[-1])
@@ -103,8 +107,14 @@ class MambaUNet(nn.Module):
             level = levels - 1 - i
             self.concat_back_dim.append(nn.Linear(2 * dims[level], dims[level]))
             self.layers_up.append(
-                VSSStage(dims[level], stage_rates[level], d_state, spatial_dims, "upsample" if i < levels - 1 else None,
-                         **ss2d_kwargs)
+                VSSStage(
+                    dims[level],
+                    stage_rates[level],
+                    d_state,
+                    spatial_dims,
+                    "upsample" if i < levels - 1 else None,
+                    **ss2d_kwargs,
+                )
             )
         self.norm_up = nn.LayerNorm(feature_size)
         self.up = FinalPatchExpandX4(feature_size, spatial_dims)
@@ -127,7 +137,11 @@ class MambaUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels_first(
-            "MambaUNet", x, self.in_channels, self.spatial_dims, self.total_stride,
+            "MambaUNet",
+            x,
+            self.in_channels,
+            self.spatial_dims,
+            self.total_stride,
             f"resize, pad or crop to a multiple of {self.total_stride} (e.g. monai.transforms.Resized to 224).",
         )
         x = self.patch_embed(x)

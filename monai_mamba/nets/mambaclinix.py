@@ -27,8 +27,10 @@ def _per_stage(value, n_stages: int, spatial_dims: int, name: str) -> list[tuple
     try:
         return [ensure_tuple_rep(v, spatial_dims) for v in ensure_tuple_rep(value, n_stages)]
     except ValueError as error:
-        raise ValueError(f"MambaClinix: {name} needs an int or one entry per stage ({n_stages}), each an int or "
-                         f"{spatial_dims} per-axis values: {error}") from None
+        raise ValueError(
+            f"MambaClinix: {name} needs an int or one entry per stage ({n_stages}), each an int or "
+            f"{spatial_dims} per-axis values: {error}"
+        ) from None
 
 
 class _Upsample(nn.Module):
@@ -112,9 +114,11 @@ class MambaClinix(nn.Module):
         )
         self.encoder_norm = ChannelsFirstLayerNorm(features[self.num_hgcn_stages - 1], eps=1e-6)
         self.encoder_blocks = nn.ModuleList(
-            HGCNBlock(spatial_dims, features[s], features[s] // 2, order=s + 2, kernel_size=kernels[s],
-                      drop_path=rates[s])
-            if s < self.num_hgcn_stages else ResidualMambaLayer(features[s], **mamba_kwargs)
+            HGCNBlock(
+                spatial_dims, features[s], features[s] // 2, order=s + 2, kernel_size=kernels[s], drop_path=rates[s]
+            )
+            if s < self.num_hgcn_stages
+            else ResidualMambaLayer(features[s], **mamba_kwargs)
             for s in range(n)
         )
 
@@ -123,8 +127,9 @@ class MambaClinix(nn.Module):
         self.upsamples = nn.ModuleList(
             _Upsample(spatial_dims, features[l + 1], features[l], self.strides[l + 1]) for l in levels
         )
-        self.skip_blocks = nn.ModuleList(ResidualConvBlock(spatial_dims, features[l], features[l], kernels[l])
-                                         for l in levels)
+        self.skip_blocks = nn.ModuleList(
+            ResidualConvBlock(spatial_dims, features[l], features[l], kernels[l]) for l in levels
+        )
         self.decoder_stages = nn.ModuleList(
             ResidualConvBlock(spatial_dims, 2 * features[l], features[l], kernels[l], projection="conv") for l in levels
         )
@@ -133,7 +138,11 @@ class MambaClinix(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         check_channels_first(
-            "MambaClinix", x, self.in_channels, self.spatial_dims, self.total_stride,
+            "MambaClinix",
+            x,
+            self.in_channels,
+            self.spatial_dims,
+            self.total_stride,
             "pad or crop each axis to a multiple of the product of its strides (e.g. monai.transforms.DivisiblePadd).",
         )
         x = self.stem(x)

@@ -9,9 +9,9 @@ import torch.nn as nn
 from monai.networks.blocks import UnetOutBlock, UnetrBasicBlock, UnetrUpBlock
 from monai.networks.layers.factories import Conv, Norm
 
-from monai_mamba.features import ULevels
 from monai_mamba.blocks import VMambaEncoder
 from monai_mamba.blocks.input_checks import check_channels_first
+from monai_mamba.features import ULevels
 
 __all__ = ["SwinUMamba"]
 
@@ -52,8 +52,17 @@ class SwinUMamba(nn.Module):
     # the levels of features across the U (monai_mamba.features.default_u_levels)
     u_levels = ULevels(("encoder2", "encoder3", "encoder4"), ("decoder3", "decoder4", "decoder5"))
     # what the official loader skips ("patch_embed.norm.weight" is listed twice there, so the bias loads)
-    vmamba_skipped = frozenset({"norm.weight", "norm.bias", "head.weight", "head.bias", "patch_embed.proj.weight",
-                                "patch_embed.proj.bias", "patch_embed.norm.weight"})
+    vmamba_skipped = frozenset(
+        {
+            "norm.weight",
+            "norm.bias",
+            "head.weight",
+            "head.bias",
+            "patch_embed.proj.weight",
+            "patch_embed.proj.bias",
+            "patch_embed.norm.weight",
+        }
+    )
 
     def __init__(
         self,
@@ -73,15 +82,25 @@ class SwinUMamba(nn.Module):
             Conv[Conv.CONV, spatial_dims](in_channels, feature_size, kernel_size=7, stride=2, padding=3),
             Norm[Norm.INSTANCE, spatial_dims](feature_size, eps=1e-5, affine=True),
         )
-        self.vssm_encoder = VMambaEncoder(feature_size, patch_size=2, depths=(2, 2, 9, 2), dims=dims,
-                                          drop_path_rate=drop_path_rate, spatial_dims=spatial_dims, **ss2d_kwargs)
+        self.vssm_encoder = VMambaEncoder(
+            feature_size,
+            patch_size=2,
+            depths=(2, 2, 9, 2),
+            dims=dims,
+            drop_path_rate=drop_path_rate,
+            spatial_dims=spatial_dims,
+            **ss2d_kwargs,
+        )
 
         def basic(cin: int, cout: int) -> UnetrBasicBlock:
-            return UnetrBasicBlock(spatial_dims, cin, cout, kernel_size=3, stride=1, norm_name="instance", res_block=True)
+            return UnetrBasicBlock(
+                spatial_dims, cin, cout, kernel_size=3, stride=1, norm_name="instance", res_block=True
+            )
 
         def up(cin: int, cout: int) -> UnetrUpBlock:
-            return UnetrUpBlock(spatial_dims, cin, cout, kernel_size=3, upsample_kernel_size=2, norm_name="instance",
-                                res_block=True)
+            return UnetrUpBlock(
+                spatial_dims, cin, cout, kernel_size=3, upsample_kernel_size=2, norm_name="instance", res_block=True
+            )
 
         self.encoder1 = basic(in_channels, feat[0])
         self.encoder2, self.encoder3 = basic(feat[0], feat[1]), basic(feat[1], feat[2])
@@ -98,8 +117,14 @@ class SwinUMamba(nn.Module):
         return [] if key in self.vmamba_skipped else [("vssm_encoder." + VMambaEncoder.vmamba_key(key), tensor)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
-        check_channels_first("SwinUMamba", x, self.in_channels, self.spatial_dims, 32,
-                             "resize, pad or crop to a multiple of 32 (e.g. monai.transforms.DivisiblePadd(k=32)).")
+        check_channels_first(
+            "SwinUMamba",
+            x,
+            self.in_channels,
+            self.spatial_dims,
+            32,
+            "resize, pad or crop to a multiple of 32 (e.g. monai.transforms.DivisiblePadd(k=32)).",
+        )
         features = self.vssm_encoder(self.stem(x))  # [stem@H/2, 96@H/4, 192@H/8, 384@H/16, 768@H/32]
         enc1 = self.encoder1(x)
         enc2, enc3 = self.encoder2(features[0]), self.encoder3(features[1])

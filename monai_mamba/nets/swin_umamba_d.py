@@ -9,9 +9,9 @@ import torch.nn as nn
 from monai.networks.layers.factories import Conv
 from monai.networks.nets import DynUNet
 
-from monai_mamba.features import ULevels
 from monai_mamba.blocks import FinalPatchExpandX4, PatchExpand, VMambaEncoder, VSSStage
 from monai_mamba.blocks.input_checks import check_channels_first
+from monai_mamba.features import ULevels
 
 __all__ = ["SwinUMambaD"]
 
@@ -20,7 +20,9 @@ class _MambaDecoder(nn.Module):
     """The official ``UNetResDecoder``: per level, deepest first, ``PatchExpand`` -> concat the skip ->
     ``Linear(2C -> C)`` -> 2 VSS blocks -> 1x1 seg head; then ``FinalPatchExpandX4`` -> 1x1 head."""
 
-    def __init__(self, dims: tuple[int, ...], out_channels: int, drop_path_rate: float, spatial_dims: int, **ss2d_kwargs):
+    def __init__(
+        self, dims: tuple[int, ...], out_channels: int, drop_path_rate: float, spatial_dims: int, **ss2d_kwargs
+    ):
         super().__init__()
         levels = len(dims) - 1
         rates = torch.linspace(drop_path_rate, 0, 2 * levels).tolist()
@@ -32,12 +34,15 @@ class _MambaDecoder(nn.Module):
             for s in range(1, levels + 1)
         )
         self.stages.append(nn.Identity())
-        self.concat_back_dim = nn.ModuleList(nn.Linear(2 * dims[-(s + 1)], dims[-(s + 1)]) for s in range(1, levels + 1))
+        self.concat_back_dim = nn.ModuleList(
+            nn.Linear(2 * dims[-(s + 1)], dims[-(s + 1)]) for s in range(1, levels + 1)
+        )
         self.seg_layers = nn.ModuleList(conv(dims[-(s + 1)], out_channels, kernel_size=1) for s in range(1, levels + 1))
         self.seg_layers.append(conv(dims[0], out_channels, kernel_size=1))
 
     def forward(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
-        """``skips``: channels-first encoder features, deepest last; returns the heads' logits, full resolution first."""
+        """``skips``: channels-first encoder features, deepest last; returns the heads' logits, full resolution
+        first."""
         x = skips[-1]
         outputs = []
         for s, (expand, stage, head) in enumerate(zip(self.expand_layers, self.stages, self.seg_layers)):
@@ -73,8 +78,11 @@ class SwinUMambaD(nn.Module):
     """
 
     # the levels of features across the U (monai_mamba.features.default_u_levels)
-    u_levels = ULevels(("vssm_encoder.layers.0", "vssm_encoder.layers.1", "vssm_encoder.layers.2"),
-                       ("decoder.stages.2", "decoder.stages.1", "decoder.stages.0"), channels_last=True)
+    u_levels = ULevels(
+        ("vssm_encoder.layers.0", "vssm_encoder.layers.1", "vssm_encoder.layers.2"),
+        ("decoder.stages.2", "decoder.stages.1", "decoder.stages.0"),
+        channels_last=True,
+    )
 
     def __init__(
         self,
@@ -88,8 +96,15 @@ class SwinUMambaD(nn.Module):
         super().__init__()
         self.spatial_dims, self.in_channels, self.deep_supervision = spatial_dims, in_channels, deep_supervision
         dims = (96, 192, 384, 768)
-        self.vssm_encoder = VMambaEncoder(in_channels, patch_size=4, depths=(2, 2, 9, 2), dims=dims,
-                                          drop_path_rate=drop_path_rate, spatial_dims=spatial_dims, **ss2d_kwargs)
+        self.vssm_encoder = VMambaEncoder(
+            in_channels,
+            patch_size=4,
+            depths=(2, 2, 9, 2),
+            dims=dims,
+            drop_path_rate=drop_path_rate,
+            spatial_dims=spatial_dims,
+            **ss2d_kwargs,
+        )
         self.decoder = _MambaDecoder(dims, out_channels, drop_path_rate, spatial_dims, **ss2d_kwargs)
         self.apply(DynUNet.initialize_weights)  # nnU-Net's He init: kaiming_normal_(a=0.01), zero bias
 
@@ -102,7 +117,13 @@ class SwinUMambaD(nn.Module):
         return [("vssm_encoder." + VMambaEncoder.vmamba_key(key), tensor)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
-        check_channels_first("SwinUMambaD", x, self.in_channels, self.spatial_dims, 32,
-                             "resize, pad or crop to a multiple of 32 (e.g. monai.transforms.DivisiblePadd(k=32)).")
+        check_channels_first(
+            "SwinUMambaD",
+            x,
+            self.in_channels,
+            self.spatial_dims,
+            32,
+            "resize, pad or crop to a multiple of 32 (e.g. monai.transforms.DivisiblePadd(k=32)).",
+        )
         outputs = self.decoder(self.vssm_encoder(x))
         return outputs if self.deep_supervision and self.training else outputs[0]

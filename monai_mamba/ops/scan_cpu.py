@@ -55,8 +55,9 @@ def _exp_float32(x):
     clamped = min(max(x, _F32(-87.33)), _F32(88.7))
     k = np.floor(clamped * _F32(1.4426950408889634) + _F32(0.5))
     r = (clamped - k * _F32(0.693359375)) - k * _F32(-2.12194440e-4)  # ln 2 split in a short and a long part
-    p = _F32(1.0) + r * (_F32(1.0) + r * (_F32(1 / 2) + r * (_F32(1 / 6) + r * (_F32(1 / 24) + r * (
-        _F32(1 / 120) + r * _F32(1 / 720))))))
+    p = _F32(1.0) + r * (
+        _F32(1.0) + r * (_F32(1 / 2) + r * (_F32(1 / 6) + r * (_F32(1 / 24) + r * (_F32(1 / 120) + r * _F32(1 / 720)))))
+    )
     scaled = p * _float32_from_bits((np.int32(k) + np.int32(127)) << np.int32(23))
     if x != x:
         return x
@@ -184,7 +185,13 @@ class _CompiledScan(torch.autograd.Function):
         batch, dim, length = u.shape
         nstate = A.shape[1]
         # (b, g, l, n): the state dimension contiguous for the inner loops
-        arrays = [_as_array(u), _as_array(dt), _as_array(A), _as_array(B.transpose(-1, -2)), _as_array(C.transpose(-1, -2))]
+        arrays = [
+            _as_array(u),
+            _as_array(dt),
+            _as_array(A),
+            _as_array(B.transpose(-1, -2)),
+            _as_array(C.transpose(-1, -2)),
+        ]
         dtype = arrays[0].dtype
         out = np.empty((batch, dim, length), dtype=dtype)
         checkpoints = np.empty((batch, dim, -(-length // CHECKPOINT_EVERY), nstate), dtype=dtype)

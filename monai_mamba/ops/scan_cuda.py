@@ -30,7 +30,9 @@ def cuda_scan_available() -> bool:
     return torch.cuda.is_available() and _load_cuda_scan() is not None
 
 
-def selective_scan_cuda(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, return_last_state=False):
+def selective_scan_cuda(
+    u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, return_last_state=False
+):
     """mamba_ssm's ``selective_scan_fn`` on contiguous inputs; ``B, C`` grouped ``(b, g, n, l)``."""
     scan = _load_cuda_scan()
     if scan is None:

@@ -47,7 +47,8 @@ def _cpu_scan():
 
 
 def available_scan_backends(device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> list[str]:
-    """Backends that can run on tensors of ``device`` (and ``dtype``: mamba-ssm has no float64 kernel), fastest first."""
+    """Backends that can run on tensors of ``device`` (and ``dtype``: mamba-ssm has no float64 kernel), fastest
+    first."""
     device = torch.device(device)
     names = []
     if device.type == "cuda" and dtype != torch.float64 and cuda_scan_available():
@@ -57,7 +58,9 @@ def available_scan_backends(device: torch.device | str = "cpu", dtype: torch.dty
     return names + ["torch", "ref"]
 
 
-def resolve_scan_backend(device: torch.device | str, backend: str | None = None, dtype: torch.dtype | None = None) -> str:
+def resolve_scan_backend(
+    device: torch.device | str, backend: str | None = None, dtype: torch.dtype | None = None
+) -> str:
     """The backend a call on ``device`` (with ``dtype`` inputs) will use: ``backend``, else
     ``$MONAI_MAMBA_SCAN_BACKEND``, else the fastest available."""
     requested = backend or os.environ.get(SCAN_BACKEND_ENV) or "auto"
@@ -71,8 +74,9 @@ def resolve_scan_backend(device: torch.device | str, backend: str | None = None,
             f"choose one of 'auto', {', '.join(repr(b) for b in _BACKENDS)}."
         )
     if requested not in available:
+        tensors = " ".join(str(x) for x in (torch.device(device), dtype) if x)
         raise RuntimeError(
-            f"selective-scan backend {requested!r} cannot run on {' '.join(str(x) for x in (torch.device(device), dtype) if x)} tensors here; "
+            f"selective-scan backend {requested!r} cannot run on {tensors} tensors here; "
             f"available: {available}. Use backend='auto' (or unset ${SCAN_BACKEND_ENV}) to pick one automatically."
         )
     return requested
@@ -80,8 +84,10 @@ def resolve_scan_backend(device: torch.device | str, backend: str | None = None,
 
 def _check_shapes(u, delta, A, B, C, D, z, delta_bias) -> None:
     def fail(problem: str) -> None:
-        raise ValueError(f"selective_scan: {problem}. Expected u, delta, z (b, d, l); A (d, n); "
-                         "B, C (b, n, l) or grouped (b, g, n, l) with d % g == 0; D, delta_bias (d,).")
+        raise ValueError(
+            f"selective_scan: {problem}. Expected u, delta, z (b, d, l); A (d, n); "
+            "B, C (b, n, l) or grouped (b, g, n, l) with d % g == 0; D, delta_bias (d,)."
+        )
 
     if u.dim() != 3:
         fail(f"u must be 3-D (b, d, l), got shape {tuple(u.shape)}")

@@ -100,7 +100,8 @@ def _chunked_forward(u, dt, A, B, C):
 class _ChunkedScan(torch.autograd.Function):
     """Core recurrence ``h_t = exp(dt_t A) h_{t-1} + dt_t u_t B_t``, ``y_t = <C_t, h_t>`` in float32/64.
 
-    Inputs: ``u, dt (b, g, h, l)``, ``A (g, h, n)``, ``B, C (b, g, n, l)``. Returns ``y (b, g, h, l)`` and the last state.
+    Inputs: ``u, dt (b, g, h, l)``, ``A (g, h, n)``, ``B, C (b, g, n, l)``. Returns ``y (b, g, h, l)`` and the last
+    state.
     """
 
     @staticmethod

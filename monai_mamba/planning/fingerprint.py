@@ -48,8 +48,12 @@ class DatasetFingerprint:
 
 
 def compute_fingerprint(
-    datalist: Sequence[Mapping], num_classes: int, image_key: str = "image", label_key: str = "label",
-    samples_per_case: int = 10000, seed: int = 0,
+    datalist: Sequence[Mapping],
+    num_classes: int,
+    image_key: str = "image",
+    label_key: str = "label",
+    samples_per_case: int = 10000,
+    seed: int = 0,
 ) -> DatasetFingerprint:
     """Read every case of ``datalist`` (paths already absolute, e.g. from ``load_decathlon_datalist``) once.
 
@@ -84,11 +88,21 @@ def compute_fingerprint(
     intensity = []
     for channel_samples in samples:
         values = np.concatenate(channel_samples) if channel_samples else np.zeros(1)
-        intensity.append({
-            "mean": float(values.mean()), "std": float(values.std()), "median": float(np.median(values)),
-            "min": float(values.min()), "max": float(values.max()),
-            "percentile_00_5": float(np.percentile(values, 0.5)), "percentile_99_5": float(np.percentile(values, 99.5)),
-        })
-    logger.info("fingerprint of %d cases: median spacing %s, median shape %s", len(datalist),
-                np.median(np.array(spacings), 0).round(3).tolist(), np.median(np.array(shapes), 0).tolist())
+        intensity.append(
+            {
+                "mean": float(values.mean()),
+                "std": float(values.std()),
+                "median": float(np.median(values)),
+                "min": float(values.min()),
+                "max": float(values.max()),
+                "percentile_00_5": float(np.percentile(values, 0.5)),
+                "percentile_99_5": float(np.percentile(values, 99.5)),
+            }
+        )
+    logger.info(
+        "fingerprint of %d cases: median spacing %s, median shape %s",
+        len(datalist),
+        np.median(np.array(spacings), 0).round(3).tolist(),
+        np.median(np.array(shapes), 0).tolist(),
+    )
     return DatasetFingerprint(spacings, shapes, intensity, (counts / counts.sum()).tolist())

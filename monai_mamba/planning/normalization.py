@@ -24,7 +24,10 @@ def intensity_normalization(plan: dict, keys: str | list[str] = "image") -> MapT
         return NormalizeIntensityd(keys=keys, nonzero=True, channel_wise=True)
     if len(schemes) == 1 and schemes[0]["scheme"] == "CT":
         (low, high), mean, std = schemes[0]["clip"], schemes[0]["mean"], max(schemes[0]["std"], 1e-8)
-        return ScaleIntensityRanged(keys=keys, a_min=low, a_max=high, b_min=(low - mean) / std,
-                                    b_max=(high - mean) / std, clip=True)
-    raise ValueError(f"normalisation schemes {[s['scheme'] for s in schemes]}: CT channels mixed with others are not "
-                     "supported; give all channels one modality or normalise the images beforehand.")
+        return ScaleIntensityRanged(
+            keys=keys, a_min=low, a_max=high, b_min=(low - mean) / std, b_max=(high - mean) / std, clip=True
+        )
+    raise ValueError(
+        f"normalisation schemes {[s['scheme'] for s in schemes]}: CT channels mixed with others are not "
+        "supported; give all channels one modality or normalise the images beforehand."
+    )

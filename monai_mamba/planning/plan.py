@@ -31,7 +31,9 @@ def target_spacing(spacings: np.ndarray | list, shapes: np.ndarray | list) -> li
     others = [i for i in range(len(target)) if i != worst]
     if not others:
         return target.tolist()
-    if target[worst] > ANISOTROPY_THRESHOLD * max(target[others]) and size[worst] * ANISOTROPY_THRESHOLD < min(size[others]):
+    if target[worst] > ANISOTROPY_THRESHOLD * max(target[others]) and size[worst] * ANISOTROPY_THRESHOLD < min(
+        size[others]
+    ):
         coarse = float(np.percentile(spacings[:, worst], 10))
         if coarse < max(target[others]):
             coarse = max(max(target[others]), coarse) + 1e-5
@@ -126,8 +128,10 @@ def plan_network(
     spacing = target_spacing(fingerprint.spacings, fingerprint.shapes)
     dims = len(spacing)
     maximum = max_features or (320 if dims == 3 else 512)
-    shapes_at_target = [np.asarray(shape) * np.asarray(s) / np.asarray(spacing)
-                        for shape, s in zip(fingerprint.shapes, fingerprint.spacings)]
+    shapes_at_target = [
+        np.asarray(shape) * np.asarray(s) / np.asarray(spacing)
+        for shape, s in zip(fingerprint.shapes, fingerprint.spacings)
+    ]
     median_shape = np.median(np.array(shapes_at_target), 0)
     inverse = 1 / np.asarray(spacing)
     voxels = 256**3 if dims == 3 else 2048**2
@@ -160,8 +164,14 @@ def plan_network(
     normalization = []
     for modality, stats in zip(modalities, fingerprint.intensity):
         if modality.upper() == "CT":
-            normalization.append({"scheme": "CT", "clip": [stats["percentile_00_5"], stats["percentile_99_5"]],
-                                  "mean": stats["mean"], "std": stats["std"]})
+            normalization.append(
+                {
+                    "scheme": "CT",
+                    "clip": [stats["percentile_00_5"], stats["percentile_99_5"]],
+                    "mean": stats["mean"],
+                    "std": stats["std"],
+                }
+            )
         else:
             normalization.append({"scheme": "zscore_nonzero"})
     return {

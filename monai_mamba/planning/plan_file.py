@@ -27,8 +27,10 @@ class PlanMismatchError(ValueError):
 
 
 def _datalist_digest(cases: list, base_dir: str) -> str:
-    relative = [{k: os.path.relpath(v, base_dir) if isinstance(v, str) and os.path.isabs(v) else v
-                 for k, v in case.items()} for case in cases]
+    relative = [
+        {k: os.path.relpath(v, base_dir) if isinstance(v, str) and os.path.isabs(v) else v for k, v in case.items()}
+        for case in cases
+    ]
     return hashlib.sha256(json.dumps(relative, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -38,8 +40,13 @@ def _modalities(modalities: list[str] | str, channels: int) -> list[str]:
 
 
 def make_plan(
-    datalist: str, output: str, num_classes: int, modalities: list[str] | str = "MR",
-    gpu_memory_gb: float = REFERENCE_GPU_GB, data_list_key: str = "training", base_dir: str | None = None,
+    datalist: str,
+    output: str,
+    num_classes: int,
+    modalities: list[str] | str = "MR",
+    gpu_memory_gb: float = REFERENCE_GPU_GB,
+    data_list_key: str = "training",
+    base_dir: str | None = None,
     demo: bool = False,
 ) -> dict:
     """Check, then fingerprint the ``data_list_key`` cases of a MONAI datalist, plan MambaClinix for them and write the
@@ -65,22 +72,36 @@ def make_plan(
     if not os.path.isfile(datalist):
         raise FileNotFoundError(f"datalist not found: {datalist}; give the path of your datalist.json.")
     if int(num_classes) < 2:
-        raise ValueError(f"num_classes={num_classes}: give the number of classes including the background (2 for a "
-                         "binary task: background and foreground).")
+        raise ValueError(
+            f"num_classes={num_classes}: give the number of classes including the background (2 for a "
+            "binary task: background and foreground)."
+        )
     base_dir = base_dir or os.path.dirname(os.path.abspath(datalist))
     cases = load_decathlon_datalist(datalist, data_list_key=data_list_key, base_dir=base_dir)
     first = check_and_count_channels(cases, num_classes)
     plan = plan_network(compute_fingerprint(cases, num_classes), modalities, gpu_memory_gb)
-    plan["made_from"] = {"datalist_digest": _datalist_digest(cases, base_dir), "cases": len(cases),
-                         "num_classes": int(num_classes), "in_channels": first,
-                         "modalities": _modalities(modalities, first), "demo": bool(demo)}
+    plan["made_from"] = {
+        "datalist_digest": _datalist_digest(cases, base_dir),
+        "cases": len(cases),
+        "num_classes": int(num_classes),
+        "in_channels": first,
+        "modalities": _modalities(modalities, first),
+        "demo": bool(demo),
+    }
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     temporary = f"{output}.{os.getpid()}.tmp"  # one per process: DDP ranks may plan at the same time
     with open(temporary, "w") as f:  # as the model zoo's pre-commit hooks want released JSON: indent 4, final newline
         f.write(json.dumps(plan, indent=4) + "\n")
     os.replace(temporary, output)
-    logger.info("plan written to %s: patch %s, %d stages (%d HGCN), batch %d, spacing %s", output, plan["patch_size"],
-                plan["num_stages"], plan["num_hgcn_stages"], plan["batch_size"], [round(s, 3) for s in plan["spacing"]])
+    logger.info(
+        "plan written to %s: patch %s, %d stages (%d HGCN), batch %d, spacing %s",
+        output,
+        plan["patch_size"],
+        plan["num_stages"],
+        plan["num_hgcn_stages"],
+        plan["batch_size"],
+        [round(s, 3) for s in plan["spacing"]],
+    )
     return plan
 
 
@@ -90,16 +111,19 @@ def check_and_count_channels(cases: list, num_classes: int) -> int:
     if not cases:
         check_datalist(cases, spatial_dims=3, in_channels=1, num_classes=num_classes, split="planned")  # raises
     first = LoadImage(image_only=True, ensure_channel_first=True)(cases[0]["image"])
-    check_datalist(cases, spatial_dims=first.ndim - 1, in_channels=int(first.shape[0]), num_classes=num_classes,
-                   split="planned")
+    check_datalist(
+        cases, spatial_dims=first.ndim - 1, in_channels=int(first.shape[0]), num_classes=num_classes, split="planned"
+    )
     return int(first.shape[0])
 
 
 def read_plan(path: str) -> dict:
     """The plan in ``path`` (written by ``make_plan``, the planning command or a first training run)."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no plan at {path}: it is written by the first training run (models/plan.json) or by "
-                                "'python -m monai_mamba.planning plan'; check the path given with --plan_file.")
+        raise FileNotFoundError(
+            f"no plan at {path}: it is written by the first training run (models/plan.json) or by "
+            "'python -m monai_mamba.planning plan'; check the path given with --plan_file."
+        )
     with open(path) as f:
         return json.load(f)
 
@@ -116,14 +140,25 @@ def check_plan(plan: dict, path: str, in_channels: int, modalities: list[str] | 
     if channels == int(in_channels) and planned != wanted:
         problems.append(f"it normalises the channels as {planned}, the task says {wanted} (modalities)")
     if problems:
-        raise PlanMismatchError(f"the plan {path} does not fit this task: " + "; ".join(problems) + ". Give a plan "
-                                "made for this data (--plan_file), or plan it: python -m monai_mamba.planning plan "
-                                "--datalist DATALIST --output plan.json --num_classes N --modalities M.")
+        raise PlanMismatchError(
+            f"the plan {path} does not fit this task: " + "; ".join(problems) + ". Give a plan "
+            "made for this data (--plan_file), or plan it: python -m monai_mamba.planning plan "
+            "--datalist DATALIST --output plan.json --num_classes N --modalities M."
+        )
 
 
-def load_or_make_plan(path: str, datalist: str, num_classes: int, modalities: list[str] | str = "MR",
-                      gpu_memory_gb: float = REFERENCE_GPU_GB, base_dir: str | None = None, in_channels: int | None = None,
-                      plan_file: str = "", resume: str = "auto", demo: bool = False) -> dict:
+def load_or_make_plan(
+    path: str,
+    datalist: str,
+    num_classes: int,
+    modalities: list[str] | str = "MR",
+    gpu_memory_gb: float = REFERENCE_GPU_GB,
+    base_dir: str | None = None,
+    in_channels: int | None = None,
+    plan_file: str = "",
+    resume: str = "auto",
+    demo: bool = False,
+) -> dict:
     """The plan a training run uses.
 
     - ``plan_file`` given: that file, which must exist (a mistyped path is an error, never a new plan there);
@@ -154,9 +189,16 @@ def load_or_make_plan(path: str, datalist: str, num_classes: int, modalities: li
                     os.makedirs(target, exist_ok=True)
                     shutil.move(path, os.path.join(target, os.path.basename(path)))
                     logger.warning("%s was planned from other training data: moved to %s; planning again", path, target)
-                    return make_plan(datalist, path, num_classes, modalities, gpu_memory_gb, base_dir=base_dir, demo=demo)
-                logger.warning("%s was planned from other training data (%s cases) than %s (%d cases); it is used as it "
-                               "is", path, made_from.get("cases"), datalist, len(cases))
+                    return make_plan(
+                        datalist, path, num_classes, modalities, gpu_memory_gb, base_dir=base_dir, demo=demo
+                    )
+                logger.warning(
+                    "%s was planned from other training data (%s cases) than %s (%d cases); it is used as it is",
+                    path,
+                    made_from.get("cases"),
+                    datalist,
+                    len(cases),
+                )
         if in_channels is not None:
             check_plan(plan, path, in_channels, modalities)
         return plan

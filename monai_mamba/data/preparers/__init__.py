@@ -23,5 +23,15 @@ PREPARERS = {
     "synapse": prepare_synapse,
 }
 
-__all__ = ["PREPARERS", "prepare_acdc", "prepare_amos", "prepare_brats", "prepare_chest_xray", "prepare_flare22",
-           "prepare_lits", "prepare_msd", "prepare_synapse", "split"]
+__all__ = [
+    "PREPARERS",
+    "prepare_acdc",
+    "prepare_amos",
+    "prepare_brats",
+    "prepare_chest_xray",
+    "prepare_flare22",
+    "prepare_lits",
+    "prepare_msd",
+    "prepare_synapse",
+    "split",
+]

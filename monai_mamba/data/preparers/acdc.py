@@ -31,5 +31,6 @@ def prepare_acdc(src: str, dst: str, seed: int = 0) -> Path:
         patients.setdefault(case_id.split("_")[0], []).append(case_id)
     by_patient = split(list(patients), (0.7, 0.1, 0.2), seed)
     splits = {name: sorted(c for p in ids for c in patients[p]) for name, ids in by_patient.items()}
-    return write_datalist(dst_root, cases, splits, name="ACDC", labels=["background", "right ventricle",
-                                                                        "myocardium", "left ventricle"])
+    return write_datalist(
+        dst_root, cases, splits, name="ACDC", labels=["background", "right ventricle", "myocardium", "left ventricle"]
+    )

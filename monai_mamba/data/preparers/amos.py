@@ -10,9 +10,24 @@ from monai_mamba.data.preparers.common import find, place, preparer, split, writ
 
 __all__ = ["prepare_amos"]
 
-_LABELS = ["background", "spleen", "right kidney", "left kidney", "gallbladder", "esophagus", "liver", "stomach",
-           "aorta", "postcava", "pancreas", "right adrenal gland", "left adrenal gland", "duodenum", "bladder",
-           "prostate/uterus"]
+_LABELS = [
+    "background",
+    "spleen",
+    "right kidney",
+    "left kidney",
+    "gallbladder",
+    "esophagus",
+    "liver",
+    "stomach",
+    "aorta",
+    "postcava",
+    "pancreas",
+    "right adrenal gland",
+    "left adrenal gland",
+    "duodenum",
+    "bladder",
+    "prostate/uterus",
+]
 
 
 @preparer
@@ -38,6 +53,9 @@ def prepare_amos(src: str, dst: str, seed: int = 0, modality: str = "MRI") -> Pa
     if not cases:
         raise FileNotFoundError(f"no labelled AMOS {modality} case under {src}.")
     held = split([c for c in cases if origin[c] == "imagesTr"], (0.9, 0.1, 0.0), seed)
-    splits = {"training": held["training"], "validation": held["validation"],
-              "testing": sorted(c for c in cases if origin[c] == "imagesVa")}
+    splits = {
+        "training": held["training"],
+        "validation": held["validation"],
+        "testing": sorted(c for c in cases if origin[c] == "imagesVa"),
+    }
     return write_datalist(dst_root, cases, splits, name=f"AMOS {modality}", labels=_LABELS)

@@ -34,6 +34,11 @@ def prepare_brats(src: str, dst: str, seed: int = 0) -> Path:
         save_nifti(image, dst_root / "imagesTr" / f"{case_id}.nii.gz", channels[0].affine)
         place(seg, dst_root / "labelsTr" / f"{case_id}{''.join(seg.suffixes)}")
         cases[case_id] = {"image": f"imagesTr/{case_id}.nii.gz", "label": f"labelsTr/{case_id}{''.join(seg.suffixes)}"}
-    return write_datalist(dst_root, cases, split(list(cases), (0.7, 0.1, 0.2), seed), name="BraTS 2021",
-                          channels=list(BRATS_CHANNELS), labels={"0": "background", "1": "necrotic tumour core",
-                                                                 "2": "peritumoral oedema", "4": "enhancing tumour"})
+    return write_datalist(
+        dst_root,
+        cases,
+        split(list(cases), (0.7, 0.1, 0.2), seed),
+        name="BraTS 2021",
+        channels=list(BRATS_CHANNELS),
+        labels={"0": "background", "1": "necrotic tumour core", "2": "peritumoral oedema", "4": "enhancing tumour"},
+    )

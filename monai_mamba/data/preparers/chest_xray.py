@@ -45,7 +45,13 @@ def prepare_chest_xray(src: str, dst: str, seed: int = 0) -> Path:
         save_nifti(lung, dst_root / "labelsTr" / f"{stem}.nii.gz", dtype=np.uint8)
         cases[stem] = {"image": f"imagesTr/{stem}.nii.gz", "label": f"labelsTr/{stem}.nii.gz"}
     if not cases:
-        raise FileNotFoundError(f"no chest X-ray under {src} has a lung mask (ManualMask/leftMask, rightMask or "
-                                "*_mask.png).")
-    return write_datalist(dst_root, cases, split(list(cases), (0.7, 0.1, 0.2), seed), name="Montgomery & Shenzhen",
-                          labels=["background", "lung"])
+        raise FileNotFoundError(
+            f"no chest X-ray under {src} has a lung mask (ManualMask/leftMask, rightMask or *_mask.png)."
+        )
+    return write_datalist(
+        dst_root,
+        cases,
+        split(list(cases), (0.7, 0.1, 0.2), seed),
+        name="Montgomery & Shenzhen",
+        labels=["background", "lung"],
+    )

@@ -29,9 +29,11 @@ def check_source_and_destination(src: str | Path, dst: str | Path) -> None:
     if not source.is_dir():
         raise FileNotFoundError(f"--src {src} is not a folder; give the folder of the data set as distributed.")
     if destination == source or source in destination.parents:
-        raise ValueError(f"--dst {dst} is {'the source folder' if destination == source else 'inside the source folder'} "
-                         f"{src}; preparing writes new files there and must never touch the data set's own files. Give "
-                         "a --dst outside --src (e.g. a sibling folder).")
+        raise ValueError(
+            f"--dst {dst} is {'the source folder' if destination == source else 'inside the source folder'} "
+            f"{src}; preparing writes new files there and must never touch the data set's own files. Give "
+            "a --dst outside --src (e.g. a sibling folder)."
+        )
 
 
 def preparer(prepare: Callable) -> Callable:
@@ -49,8 +51,9 @@ def find(root: Path, pattern: str, what: str) -> list[Path]:
     """Sorted matches of ``pattern`` under ``root``; a ``FileNotFoundError`` saying what was expected when none."""
     matches = sorted(Path(root).glob(pattern))
     if not matches:
-        raise FileNotFoundError(f"no {what} under {root} (looked for {pattern}); give --src the folder of the data "
-                                "set as distributed.")
+        raise FileNotFoundError(
+            f"no {what} under {root} (looked for {pattern}); give --src the folder of the data set as distributed."
+        )
     return matches
 
 
@@ -71,7 +74,9 @@ def place(source: Path, destination: Path) -> None:
 
 def save_nifti(array: np.ndarray, destination: Path, affine: np.ndarray | None = None, dtype=np.float32) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(nib.Nifti1Image(np.asarray(array).astype(dtype), np.eye(4) if affine is None else affine), str(destination))
+    nib.save(
+        nib.Nifti1Image(np.asarray(array).astype(dtype), np.eye(4) if affine is None else affine), str(destination)
+    )
 
 
 def split(ids: Sequence[str], fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0) -> dict[str, list[str]]:

@@ -20,12 +20,18 @@ def prepare_lits(src: str, dst: str, seed: int = 0) -> Path:
     for volume in find(src_root, "**/volume-*.nii*", "LiTS volumes (volume-N.nii)"):
         number = re.search(r"volume-(\d+)", volume.name).group(1)
         label = next(volume.parent.glob(f"segmentation-{number}.nii*"), None) or next(
-            src_root.glob(f"**/segmentation-{number}.nii*"), None)
+            src_root.glob(f"**/segmentation-{number}.nii*"), None
+        )
         if label is None:
             raise FileNotFoundError(f"{volume} has no segmentation-{number}.nii.")
         suffix = "".join(volume.suffixes)
         place(volume, dst_root / "imagesTr" / f"liver_{number}{suffix}")
         place(label, dst_root / "labelsTr" / f"liver_{number}{suffix}")
         cases[number] = {"image": f"imagesTr/liver_{number}{suffix}", "label": f"labelsTr/liver_{number}{suffix}"}
-    return write_datalist(dst_root, cases, split(list(cases), (0.7, 0.1, 0.2), seed), name="LiTS",
-                          labels=["background", "liver", "tumour"])
+    return write_datalist(
+        dst_root,
+        cases,
+        split(list(cases), (0.7, 0.1, 0.2), seed),
+        name="LiTS",
+        labels=["background", "liver", "tumour"],
+    )

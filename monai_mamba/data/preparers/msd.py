@@ -28,5 +28,11 @@ def prepare_msd(src: str, dst: str, seed: int = 0) -> Path:
         place(label, dst_root / "labelsTr" / f"{case_id}{suffix}")
         cases[case_id] = {"image": f"imagesTr/{case_id}{suffix}", "label": f"labelsTr/{case_id}{suffix}"}
     labels = [task.get("labels", {})[k] for k in sorted(task.get("labels", {}), key=int)]
-    return write_datalist(dst_root, cases, split(list(cases), (0.7, 0.1, 0.2), seed), name=task.get("name", src_root.name),
-                          labels=labels, modality=task.get("modality", {}))
+    return write_datalist(
+        dst_root,
+        cases,
+        split(list(cases), (0.7, 0.1, 0.2), seed),
+        name=task.get("name", src_root.name),
+        labels=labels,
+        modality=task.get("modality", {}),
+    )

@@ -18,7 +18,17 @@ __all__ = ["BTCV_TO_SYNAPSE", "SYNAPSE_TEST_CASES", "prepare_synapse"]
 BTCV_TO_SYNAPSE = {8: 1, 4: 2, 3: 3, 2: 4, 6: 5, 11: 6, 1: 7, 7: 8}
 # TransUNet's 12 test volumes; the other 18 of the 30 labelled cases train
 SYNAPSE_TEST_CASES = ("0001", "0002", "0003", "0004", "0008", "0022", "0025", "0029", "0032", "0035", "0036", "0038")
-_LABELS = ["background", "aorta", "gallbladder", "left kidney", "right kidney", "liver", "pancreas", "spleen", "stomach"]
+_LABELS = [
+    "background",
+    "aorta",
+    "gallbladder",
+    "left kidney",
+    "right kidney",
+    "liver",
+    "pancreas",
+    "spleen",
+    "stomach",
+]
 
 
 def _remap(label: np.ndarray) -> np.ndarray:
@@ -37,8 +47,12 @@ def _from_raw(src: Path, dst: Path) -> dict[str, dict]:
             raise FileNotFoundError(f"{image} has no label/label{number}.nii.gz.")
         loaded = nib.load(str(image))
         save_nifti(np.asanyarray(loaded.dataobj), dst / "imagesTr" / f"case{number}.nii.gz", loaded.affine)
-        save_nifti(_remap(np.asanyarray(nib.load(str(label)).dataobj)), dst / "labelsTr" / f"case{number}.nii.gz",
-                   loaded.affine, np.uint8)
+        save_nifti(
+            _remap(np.asanyarray(nib.load(str(label)).dataobj)),
+            dst / "labelsTr" / f"case{number}.nii.gz",
+            loaded.affine,
+            np.uint8,
+        )
         cases[number] = {"image": f"imagesTr/case{number}.nii.gz", "label": f"labelsTr/case{number}.nii.gz"}
     return cases
 
@@ -64,8 +78,10 @@ def _from_transunet(src: Path, dst: Path) -> dict[str, dict]:
         try:
             import h5py
         except ImportError:
-            raise ImportError("TransUNet's test volumes are HDF5: `pip install h5py` to read them, or use the raw "
-                              "NIfTI release of Synapse.") from None
+            raise ImportError(
+                "TransUNet's test volumes are HDF5: `pip install h5py` to read them, or use the raw "
+                "NIfTI release of Synapse."
+            ) from None
         for path in volumes:
             number = re.search(r"case(\d+)", path.name).group(1)
             with h5py.File(path) as data:
@@ -87,8 +103,10 @@ def prepare_synapse(src: str, dst: str, seed: int = 0) -> Path:
     raw = list(src_root.glob("**/img/img*.nii*"))
     cases = _from_raw(src_root, dst_root) if raw else _from_transunet(src_root, dst_root)
     if not cases:
-        raise FileNotFoundError(f"no Synapse data under {src}: expected RawData/Training/img/imgNNNN.nii.gz (+ label/) or "
-                                "TransUNet's train_npz/ and test_vol_h5/.")
+        raise FileNotFoundError(
+            f"no Synapse data under {src}: expected RawData/Training/img/imgNNNN.nii.gz (+ label/) or "
+            "TransUNet's train_npz/ and test_vol_h5/."
+        )
     test = sorted(c for c in cases if c in SYNAPSE_TEST_CASES)
     splits = {"training": sorted(c for c in cases if c not in SYNAPSE_TEST_CASES), "validation": test, "testing": test}
     return write_datalist(dst_root, cases, splits, name="Synapse", labels=_LABELS)
