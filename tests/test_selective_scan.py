@@ -202,3 +202,14 @@ def test_one_import_reaches_every_subpackage_lazily():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_compiled_cpu_scan_is_a_checked_pytorch_operator():
+    """torch.library.opcheck of the numba scan's forward operator (schema, fake implementation, the registered
+    backward, AOT dispatch), on lengths below, at and above one checkpoint interval."""
+    from monai_mamba.ops.scan_cpu import CHECKPOINT_EVERY
+
+    for length in (5, CHECKPOINT_EVERY, CHECKPOINT_EVERY + 3):
+        inputs = make_scan_inputs(batch=2, dim=4, nstate=3, length=length, groups=2, dtype=torch.float64)
+        u, dt, A, B, C = (inputs[k].detach().requires_grad_() for k in ("u", "delta", "A", "B", "C"))
+        torch.library.opcheck(torch.ops.monai_mamba.selective_scan_cpu.default, (u, dt, A, B, C))

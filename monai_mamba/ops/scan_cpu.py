@@ -14,69 +14,28 @@ the result deterministic, the channels of each group are split into ``P`` fixed 
 accumulator, summed at the end (``P = 1`` when batch x groups already fills the threads).
 
 Computation is in float32 (float64 for float64 inputs); numba compiles each precision once and caches it.
-The float32 kernels use a vectorisable ``exp`` (Cody-Waite range reduction, degree-6 polynomial, exponent
-built by bit cast; relative error below 5e-7, NaN propagated, underflow to 0): ``math.exp`` is a scalar
-libm call that LLVM cannot vectorise and took 80% of the forward time.
+The kernels use ``numba_math.fast_exp``, a vectorisable float32 ``exp``.
+
+The forward and the backward are PyTorch operators (``torch.library.custom_op``, with fake implementations and
+the backward registered as the forward's gradient), so ``torch.compile`` runs them without a graph break and
+``torch.export`` records each as one node.
 """
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 import torch
-from numba import types
-from numba.extending import intrinsic, overload
 
+from monai_mamba.ops.numba_math import FASTMATH, fast_exp
 from monai_mamba.ops.scan_common import scan_with_core
 
-__all__ = ["selective_scan_cpu", "CHECKPOINT_EVERY"]
+__all__ = ["CHECKPOINT_EVERY", "selective_scan_cpu", "selective_scan_cpu_backward", "selective_scan_cpu_op"]
 
 CHECKPOINT_EVERY = 128
 
-# reassociation lets LLVM vectorise the sums over the state dimension; NaN/Inf semantics are kept.
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
-
-@intrinsic
-def _float32_from_bits(typingctx, bits):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return types.float32(types.int32), codegen
-
-
-_F32 = np.float32
-
-
-@numba.njit(fastmath=False)  # no reassociation: it would undo the two-constant range reduction
-def _exp_float32(x):
-    clamped = min(max(x, _F32(-87.33)), _F32(88.7))
-    k = np.floor(clamped * _F32(1.4426950408889634) + _F32(0.5))
-    r = (clamped - k * _F32(0.693359375)) - k * _F32(-2.12194440e-4)  # ln 2 split in a short and a long part
-    p = _F32(1.0) + r * (
-        _F32(1.0) + r * (_F32(1 / 2) + r * (_F32(1 / 6) + r * (_F32(1 / 24) + r * (_F32(1 / 120) + r * _F32(1 / 720)))))
-    )
-    scaled = p * _float32_from_bits((np.int32(k) + np.int32(127)) << np.int32(23))
-    if x != x:
-        return x
-    return _F32(0.0) if x < _F32(-87.33) else scaled
-
-
-def _exp(x):
-    """exp for the kernels: the vectorisable float32 version above, ``math.exp`` for float64."""
-    return math.exp(x)
-
-
-@overload(_exp)
-def _exp_overload(x):
-    if x == types.float32:
-        return lambda x: _exp_float32(x)
-    return lambda x: math.exp(x)
-
-
-@numba.njit(parallel=True, nogil=True, cache=True, fastmath=_FASTMATH)
+@numba.njit(parallel=True, nogil=True, cache=True, fastmath=FASTMATH)
 def _scan_forward(u, dt, A, B, C, out, checkpoints, last_state):
     """u, dt, out: (b, d, l); A: (d, n); B, C: (b, g, l, n);
     checkpoints: (b, d, chunks, n) state before each chunk; last_state: (b, d, n)."""
@@ -99,13 +58,13 @@ def _scan_forward(u, dt, A, B, C, out, checkpoints, last_state):
                 ct = C[bi, gi, t]
                 acc = 0.0
                 for n in range(nstate):
-                    state[n] = _exp(step * a[n]) * state[n] + step_u * bt[n]
+                    state[n] = fast_exp(step * a[n]) * state[n] + step_u * bt[n]
                     acc += state[n] * ct[n]
                 out[bi, di, t] = acc
         last_state[bi, di, :] = state
 
 
-@numba.njit(parallel=True, nogil=True, cache=True, fastmath=_FASTMATH)
+@numba.njit(parallel=True, nogil=True, cache=True, fastmath=FASTMATH)
 def _scan_backward(u, dt, A, B, C, checkpoints, dout, du, ddt, dA, dB_parts, dC_parts):
     """Shapes as in ``_scan_forward``; dA: (b, d, n); dB_parts, dC_parts: (b, g, P, l, n) per-partition sums."""
     nbatch, ndim, length = u.shape
@@ -140,7 +99,7 @@ def _scan_backward(u, dt, A, B, C, checkpoints, dout, du, ddt, dA, dB_parts, dC_
                     step_u = step * u[bi, di, t]
                     bt = B[bi, gi, t]
                     for n in range(nstate):
-                        decay = _exp(step * a[n])
+                        decay = fast_exp(step * a[n])
                         decays[j, n] = decay
                         states[j + 1, n] = decay * states[j, n] + step_u * bt[n]
                 for t in range(t1 - 1, t0 - 1, -1):  # adjoint recurrence g_t = exp(dt_{t+1} A) g_{t+1} + C_t dy_t
@@ -177,57 +136,101 @@ def _partitions(batch: int, groups: int, per_group: int) -> int:
     return max(1, min(per_group, -(-threads // (batch * groups))))
 
 
-class _CompiledScan(torch.autograd.Function):
-    """Core recurrence on CPU: ``u, dt (b, d, l)``, ``A (d, n)``, ``B, C (b, g, n, l)``, all float32 or all float64."""
+def _use_torch_threads() -> None:
+    """numba uses as many threads as ``torch.get_num_threads()`` (capped by numba's own maximum)."""
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
 
-    @staticmethod
-    def forward(ctx, u, dt, A, B, C):
-        batch, dim, length = u.shape
-        nstate = A.shape[1]
-        # (b, g, l, n): the state dimension contiguous for the inner loops
-        arrays = [
-            _as_array(u),
-            _as_array(dt),
-            _as_array(A),
-            _as_array(B.transpose(-1, -2)),
-            _as_array(C.transpose(-1, -2)),
-        ]
-        dtype = arrays[0].dtype
-        out = np.empty((batch, dim, length), dtype=dtype)
-        checkpoints = np.empty((batch, dim, -(-length // CHECKPOINT_EVERY), nstate), dtype=dtype)
-        last_state = np.empty((batch, dim, nstate), dtype=dtype)
-        _scan_forward(*arrays, out, checkpoints, last_state)
-        ctx.arrays, ctx.checkpoints = arrays, checkpoints
-        last_state = torch.from_numpy(last_state)
-        ctx.mark_non_differentiable(last_state)
-        return torch.from_numpy(out), last_state
 
-    @staticmethod
-    def backward(ctx, dout, _dlast_state):
-        u, dt, A, B, C = ctx.arrays
-        batch, dim, length = u.shape
-        groups, nstate = B.shape[1], A.shape[1]
-        nparts = _partitions(batch, groups, dim // groups)
-        du, ddt = np.empty_like(u), np.empty_like(u)
-        dA = np.empty((batch, dim, nstate), dtype=u.dtype)
-        dB_parts = np.zeros((batch, groups, nparts, length, nstate), dtype=u.dtype)
-        dC_parts = np.zeros_like(dB_parts)
-        dout = dout.detach().to(torch.from_numpy(u).dtype).contiguous().numpy()
-        _scan_backward(u, dt, A, B, C, ctx.checkpoints, dout, du, ddt, dA, dB_parts, dC_parts)
-        ctx.arrays = ctx.checkpoints = None
-        return (
-            torch.from_numpy(du),
-            torch.from_numpy(ddt),
-            torch.from_numpy(dA).sum(0),
-            torch.from_numpy(dB_parts).sum(2).transpose(-1, -2),
-            torch.from_numpy(dC_parts).sum(2).transpose(-1, -2),
-        )
+def _transposed_array(x: torch.Tensor) -> np.ndarray:
+    """``B`` or ``C`` ``(b, g, n, l)`` as ``(b, g, l, n)``: the state dimension contiguous for the inner loops."""
+    return _as_array(x.transpose(-1, -2))
+
+
+@torch.library.custom_op("monai_mamba::selective_scan_cpu", mutates_args=(), device_types="cpu")
+def selective_scan_cpu_op(
+    u: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Core recurrence on CPU: ``u, dt (b, d, l)``, ``A (d, n)``, ``B, C (b, g, n, l)``, all float32 or all float64
+    -> ``y (b, d, l)``, the last state ``(b, d, n)`` and the states saved for the backward
+    ``(b, d, ceil(l / CHECKPOINT_EVERY), n)``. A PyTorch operator: ``torch.compile`` runs it without a graph break
+    and ``torch.export`` records it as one node; its gradient is ``selective_scan_cpu_backward``."""
+    _use_torch_threads()
+    batch, dim, length = u.shape
+    nstate = A.shape[1]
+    arrays = [_as_array(u), _as_array(dt), _as_array(A), _transposed_array(B), _transposed_array(C)]
+    dtype = arrays[0].dtype
+    out = np.empty((batch, dim, length), dtype=dtype)
+    checkpoints = np.empty((batch, dim, -(-length // CHECKPOINT_EVERY), nstate), dtype=dtype)
+    last_state = np.empty((batch, dim, nstate), dtype=dtype)
+    _scan_forward(*arrays, out, checkpoints, last_state)
+    return torch.from_numpy(out), torch.from_numpy(last_state), torch.from_numpy(checkpoints)
+
+
+@selective_scan_cpu_op.register_fake
+def _(u, dt, A, B, C):
+    batch, dim, length = u.shape
+    nstate = A.shape[1]
+    return (
+        u.new_empty(batch, dim, length),
+        u.new_empty(batch, dim, nstate),
+        u.new_empty(batch, dim, -(-length // CHECKPOINT_EVERY), nstate),
+    )
+
+
+@torch.library.custom_op("monai_mamba::selective_scan_cpu_backward", mutates_args=(), device_types="cpu")
+def selective_scan_cpu_backward(
+    dout: torch.Tensor,
+    u: torch.Tensor,
+    dt: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    checkpoints: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients of ``selective_scan_cpu`` with respect to ``u, dt, A, B, C`` from the gradient of ``y``; the
+    chunks' states are recomputed from ``checkpoints``."""
+    _use_torch_threads()
+    arrays = [_as_array(u), _as_array(dt), _as_array(A), _transposed_array(B), _transposed_array(C)]
+    batch, dim, length = u.shape
+    groups, nstate = B.shape[1], A.shape[1]
+    nparts = _partitions(batch, groups, dim // groups)
+    dtype = arrays[0].dtype
+    du, ddt = np.empty_like(arrays[0]), np.empty_like(arrays[0])
+    dA = np.empty((batch, dim, nstate), dtype=dtype)
+    dB_parts = np.zeros((batch, groups, nparts, length, nstate), dtype=dtype)
+    dC_parts = np.zeros_like(dB_parts)
+    _scan_backward(*arrays, _as_array(checkpoints), _as_array(dout.to(u.dtype)), du, ddt, dA, dB_parts, dC_parts)
+    return (
+        torch.from_numpy(du),
+        torch.from_numpy(ddt),
+        torch.from_numpy(dA).sum(0),
+        torch.from_numpy(dB_parts).sum(2).transpose(-1, -2).contiguous(),
+        torch.from_numpy(dC_parts).sum(2).transpose(-1, -2).contiguous(),
+    )
+
+
+@selective_scan_cpu_backward.register_fake
+def _(dout, u, dt, A, B, C, checkpoints):
+    return tuple(t.new_empty(t.shape) for t in (u, dt, A, B, C))  # contiguous, as the kernel returns them
+
+
+def _setup_context(ctx, inputs, output):
+    ctx.save_for_backward(*inputs, output[2])
+    ctx.mark_non_differentiable(output[1], output[2])
+
+
+def _backward(ctx, dout, _dlast_state, _dcheckpoints):
+    return selective_scan_cpu_backward(dout, *ctx.saved_tensors)
+
+
+selective_scan_cpu_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _core(u, dt, A, B, C):
+    y, last_state, _ = selective_scan_cpu_op(u, dt, A, B, C)
+    return y, last_state
 
 
 def selective_scan_cpu(*args, **kwargs) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Compiled CPU scan; arguments as ``monai_mamba.ops.selective_scan`` with ``B, C`` grouped ``(b, g, n, l)``.
-
-    numba uses as many threads as ``torch.get_num_threads()`` (capped by numba's own maximum).
-    """
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    return scan_with_core(_CompiledScan.apply, *args, **kwargs)
+    """Compiled CPU scan; arguments as ``monai_mamba.ops.selective_scan`` with ``B, C`` grouped ``(b, g, n, l)``."""
+    return scan_with_core(_core, *args, **kwargs)

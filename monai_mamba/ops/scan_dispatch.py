@@ -16,7 +16,6 @@ inputs), also under autocast, and returns ``y`` in the dtype of ``u``.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 
@@ -25,7 +24,7 @@ import torch
 from monai_mamba.ops.scan_cuda import cuda_scan_available, selective_scan_cuda
 from monai_mamba.ops.scan_ref import selective_scan_ref
 from monai_mamba.ops.scan_torch import selective_scan_torch
-from monai_mamba.ops.tracing import is_tracing
+from monai_mamba.ops.tracing import records_plain_tensor_ops
 
 __all__ = ["selective_scan", "available_scan_backends", "resolve_scan_backend", "SCAN_BACKEND_ENV", "scan_observers"]
 
@@ -36,9 +35,8 @@ _BACKENDS = ("cuda", "cpu", "torch", "ref")
 scan_observers: list = []
 
 
-@functools.lru_cache(maxsize=1)
 def _cpu_scan():
-    """The numba kernel, imported on first use (numba compiles or loads its cache then)."""
+    """The numba kernel, imported on first use (numba compiles or loads its cache then); None without numba."""
     if importlib.util.find_spec("numba") is None:
         return None
     from monai_mamba.ops.scan_cpu import selective_scan_cpu
@@ -152,8 +150,8 @@ def selective_scan(
     _check_shapes(u, delta, A, B, C, D, z, delta_bias)
     for observe in scan_observers:
         observe(u, A, D, z)
-    if is_tracing():
-        name = "torch"  # compiled kernels cannot be traced or exported: the pure-PyTorch scan is recorded instead
+    if records_plain_tensor_ops():
+        name = "torch"  # torch.jit.trace and ONNX export record the pure-PyTorch scan instead of a compiled kernel
     else:
         name = resolve_scan_backend(u.device, backend, u.dtype)
     if B.dim() == 3:
