@@ -31,3 +31,43 @@ def test_is_causal():
 def test_unknown_activation_is_refused():
     with pytest.raises(ValueError, match="activation must be None or 'silu'"):
         causal_conv1d(torch.zeros(1, 2, 3), torch.zeros(2, 4), activation="relu")
+
+
+def _reference(x, weight, bias, activation):
+    out = F.conv1d(x, weight.unsqueeze(1), bias, padding=weight.shape[-1] - 1, groups=x.shape[1])[..., : x.shape[-1]]
+    return F.silu(out) if activation else out
+
+
+@pytest.mark.parametrize("activation", [None, "silu"])
+@pytest.mark.parametrize("length", [1, 3, 257, 700])  # shorter than the filter, one block and a bit, several blocks
+@pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
+def test_compiled_kernel_equals_conv1d_in_float64_gradients_included(activation, length, layout):
+    """The numba kernel (CPU) against F.conv1d: outputs and the gradients of input, weight and bias."""
+    torch.manual_seed(0)
+    if layout == "channels_last":  # as a Mamba layer's input projection gives it: (b, l, 2d) split into x and z
+        x = torch.randn(2, length, 2 * 24, dtype=torch.float64).transpose(1, 2)[:, :24]
+    else:
+        x = torch.randn(2, 24, length, dtype=torch.float64)
+    x.requires_grad_()
+    weight = torch.randn(24, 4, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(24, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(2, 24, length, dtype=torch.float64)
+    out = causal_conv1d(x, weight, bias, activation)
+    expected = _reference(x, weight, bias, activation)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    for got, want in zip(
+        torch.autograd.grad(out, (x, weight, bias), grad), torch.autograd.grad(expected, (x, weight, bias), grad)
+    ):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_kernel_is_a_checked_pytorch_operator():
+    """torch.library.opcheck: schema, fake (meta) implementation, autograd registration and AOT dispatch."""
+    from monai_mamba.ops.causal_conv1d_cpu import causal_conv1d_cpu
+
+    x = torch.randn(2, 40, 2 * 8, dtype=torch.float64).transpose(1, 2)[:, :8].requires_grad_()
+    weight = torch.randn(8, 4, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(8, dtype=torch.float64, requires_grad=True)
+    for silu in (False, True):
+        torch.library.opcheck(torch.ops.monai_mamba.causal_conv1d_cpu.default, (x, weight, bias, silu))
+    assert causal_conv1d_cpu(x, weight, bias, True).shape == (2, 8, 40)

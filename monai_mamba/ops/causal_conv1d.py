@@ -1,14 +1,19 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Depthwise causal 1-D convolution: ``causal_conv1d_fn`` of the causal-conv1d package on CUDA when it is
-installed, ``torch.nn.functional.conv1d`` otherwise (same result, same weights)."""
+"""Depthwise causal 1-D convolution, same result and weights on every path: ``causal_conv1d_fn`` of the causal-conv1d
+package on CUDA when it is installed, the compiled numba kernel (``causal_conv1d_cpu``) on CPU, and
+``torch.nn.functional.conv1d`` otherwise (other devices and dtypes, and under ``torch.jit.trace`` and ONNX export,
+which record plain tensor operations)."""
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 
 import torch
 import torch.nn.functional as F
+
+from monai_mamba.ops.tracing import records_plain_tensor_ops
 
 __all__ = ["causal_conv1d"]
 
@@ -23,6 +28,15 @@ def _load_causal_conv1d_fn():
         logger.debug("causal_conv1d unavailable: %s", error)
         return None
     return causal_conv1d_fn
+
+
+def _cpu_kernel():
+    """The numba kernel, imported on first use (numba compiles or loads its cache then); None without numba."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    from monai_mamba.ops.causal_conv1d_cpu import causal_conv1d_cpu
+
+    return causal_conv1d_cpu
 
 
 def causal_conv1d(
@@ -44,6 +58,11 @@ def causal_conv1d(
     fused = _load_causal_conv1d_fn() if x.is_cuda else None
     if fused is not None:
         return fused(x, weight, bias, activation)
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not records_plain_tensor_ops():
+        kernel = _cpu_kernel()
+        if kernel is not None:
+            bias = bias if bias is not None else x.new_zeros(x.shape[1])
+            return kernel(x, weight.to(x.dtype), bias.to(x.dtype), activation is not None)
     width = weight.shape[-1]
     out = F.conv1d(x, weight.unsqueeze(1), bias, padding=width - 1, groups=x.shape[1])[..., : x.shape[-1]]
     return F.silu(out) if activation is not None else out

@@ -1,0 +1,176 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Compiled CPU depthwise causal conv1d (numba), forward and backward, with the SiLU fused.
+
+PyTorch's CPU ``conv1d(groups=channels)`` backward is pathologically slow at many channels and short sequences
+(about 3 s for a 4-tap filter on ``(1, 256, 1024)``, more than half of a LightM-UNet training step). Here every output
+is ``width`` multiply-adds: the forward is one pass over the input, the backward one pass that recomputes the
+pre-activation, writes the input gradient and accumulates the weight and bias gradients per block of time steps
+(summed at the end, so the result is deterministic).
+
+The kernels work on the channels-last layout ``(b, l, d)`` a Mamba layer's input projection produces, with the
+channels as the vectorised inner loop; ``x (b, d, l)`` is read through that view without a copy, and the output is
+returned in the same layout (a ``(b, d, l)`` view of a ``(b, l, d)`` tensor). Forward and backward are PyTorch
+operators (``torch.library.custom_op``), so ``torch.compile`` runs them without a graph break.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+from monai_mamba.ops.numba_math import FASTMATH, fast_exp
+
+__all__ = ["causal_conv1d_cpu"]
+
+BLOCK = 256  # time steps per parallel task
+
+
+@numba.njit(parallel=True, nogil=True, cache=True, fastmath=FASTMATH)
+def _forward(x, weight, bias, silu, out):
+    """``x (b, l, d)``, ``weight (w, d)``, ``bias (d,)`` -> ``out (b, l, d)``."""
+    batch, length, dim = x.shape
+    width = weight.shape[0]
+    blocks = -(-length // BLOCK)
+    for task in numba.prange(batch * blocks):
+        b, t0 = task // blocks, (task % blocks) * BLOCK
+        for t in range(t0, min(t0 + BLOCK, length)):
+            row = out[b, t]
+            for c in range(dim):
+                row[c] = bias[c]
+            for k in range(max(0, width - 1 - t), width):
+                source = x[b, t - (width - 1) + k]
+                for c in range(dim):
+                    row[c] += weight[k, c] * source[c]
+            if silu:
+                for c in range(dim):
+                    row[c] = row[c] / (1 + fast_exp(-row[c]))
+
+
+@numba.njit(parallel=True, nogil=True, cache=True, fastmath=FASTMATH)
+def _backward(x, weight, bias, silu, grad, grad_x, grad_weight_parts, grad_bias_parts):
+    """Gradients from ``grad (b, l, d)``: ``grad_x (b, l, d)``, and per task ``grad_weight_parts (tasks, w, d)`` and
+    ``grad_bias_parts (tasks, d)``."""
+    batch, length, dim = x.shape
+    width = weight.shape[0]
+    blocks = -(-length // BLOCK)
+    for task in numba.prange(batch * blocks):
+        b, t0 = task // blocks, (task % blocks) * BLOCK
+        t1 = min(t0 + BLOCK, length)
+        t_end = min(t1 + width - 1, length)  # grad_x at t reads the pre-activation gradient up to t + width - 1
+        g_pre = np.empty((t_end - t0, dim), dtype=x.dtype)
+        pre = np.empty(dim, dtype=x.dtype)
+        for t in range(t0, t_end):
+            row = g_pre[t - t0]
+            for c in range(dim):
+                row[c] = grad[b, t, c]
+            if silu:
+                for c in range(dim):
+                    pre[c] = bias[c]
+                for k in range(max(0, width - 1 - t), width):
+                    source = x[b, t - (width - 1) + k]
+                    for c in range(dim):
+                        pre[c] += weight[k, c] * source[c]
+                for c in range(dim):
+                    sigmoid = 1 / (1 + fast_exp(-pre[c]))
+                    row[c] *= sigmoid * (1 + pre[c] * (1 - sigmoid))
+            if t < t1:
+                for c in range(dim):
+                    grad_bias_parts[task, c] += row[c]
+                for k in range(max(0, width - 1 - t), width):
+                    source = x[b, t - (width - 1) + k]
+                    for c in range(dim):
+                        grad_weight_parts[task, k, c] += row[c] * source[c]
+        for t in range(t0, t1):
+            out = grad_x[b, t]
+            for c in range(dim):
+                out[c] = 0
+            for k in range(width):
+                s = t + (width - 1) - k
+                if s < t_end:
+                    g = g_pre[s - t0]
+                    for c in range(dim):
+                        out[c] += weight[k, c] * g[c]
+
+
+def _channels_last(x: torch.Tensor) -> np.ndarray:
+    """``(b, d, l)`` -> the ``(b, l, d)`` array, without a copy when the channels are already contiguous."""
+    view = x.detach().transpose(1, 2)
+    return (view if view.stride(-1) == 1 else view.contiguous()).numpy()
+
+
+def _weight_array(weight: torch.Tensor) -> np.ndarray:
+    return weight.detach().t().contiguous().numpy()  # (w, d)
+
+
+def _use_torch_threads() -> None:
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+
+@torch.library.custom_op("monai_mamba::causal_conv1d_cpu", mutates_args=(), device_types="cpu")
+def _forward_op(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, silu: bool) -> torch.Tensor:
+    _use_torch_threads()
+    batch, dim, length = x.shape
+    out = np.empty((batch, length, dim), dtype=_channels_last(x).dtype)
+    _forward(_channels_last(x), _weight_array(weight), bias.detach().contiguous().numpy(), silu, out)
+    return torch.from_numpy(out).transpose(1, 2)
+
+
+@_forward_op.register_fake
+def _(x, weight, bias, silu):
+    batch, dim, length = x.shape
+    return x.new_empty(batch, length, dim).transpose(1, 2)
+
+
+@torch.library.custom_op("monai_mamba::causal_conv1d_cpu_backward", mutates_args=(), device_types="cpu")
+def _backward_op(
+    grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, silu: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    _use_torch_threads()
+    batch, dim, length = x.shape
+    x_array = _channels_last(x)
+    tasks = batch * -(-length // BLOCK)
+    grad_x = np.empty((batch, length, dim), dtype=x_array.dtype)
+    grad_weight_parts = np.zeros((tasks, weight.shape[1], dim), dtype=x_array.dtype)
+    grad_bias_parts = np.zeros((tasks, dim), dtype=x_array.dtype)
+    _backward(
+        x_array,
+        _weight_array(weight),
+        bias.detach().contiguous().numpy(),
+        silu,
+        _channels_last(grad.to(x.dtype)),
+        grad_x,
+        grad_weight_parts,
+        grad_bias_parts,
+    )
+    return (
+        torch.from_numpy(grad_x).transpose(1, 2),
+        torch.from_numpy(grad_weight_parts).sum(0).t().contiguous(),
+        torch.from_numpy(grad_bias_parts).sum(0),
+    )
+
+
+@_backward_op.register_fake
+def _(grad, x, weight, bias, silu):
+    batch, dim, length = x.shape
+    return x.new_empty(batch, length, dim).transpose(1, 2), weight.new_empty(weight.shape), bias.new_empty(bias.shape)
+
+
+def _setup_context(ctx, inputs, output):
+    x, weight, bias, silu = inputs
+    ctx.save_for_backward(x, weight, bias)
+    ctx.silu = silu
+
+
+def _backward_from_op(ctx, grad):
+    grad_x, grad_weight, grad_bias = _backward_op(grad, *ctx.saved_tensors, ctx.silu)
+    return grad_x, grad_weight, grad_bias, None
+
+
+_forward_op.register_autograd(_backward_from_op, setup_context=_setup_context)
+
+
+def causal_conv1d_cpu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, silu: bool) -> torch.Tensor:
+    """Depthwise causal conv1d of ``x (b, d, l)`` (float32 or float64) with ``weight (d, w)`` and ``bias (d,)``,
+    then SiLU if ``silu``; returns ``(b, d, l)`` laid out channels-last."""
+    return _forward_op(x, weight, bias, silu)
