@@ -1,8 +1,8 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """Every network exports with torch.jit.trace (what `monai.bundle ckpt_export --use_trace True` runs), with
 torch.export and to ONNX (torch's exporter, what `monai.bundle onnx_export` runs), and the exported model gives the
-eager model's output (ONNX: run by onnxruntime): while tracing, the selective scan records its pure-PyTorch path (the
-compiled CPU kernel and mamba-ssm's CUDA kernel cannot be traced)."""
+eager model's output (ONNX: run by onnxruntime). torch.jit.trace and ONNX record the pure-PyTorch scan and conv1d
+(they record plain tensor operations only); torch.export records the compiled CPU kernels as one operator each."""
 
 from __future__ import annotations
 
@@ -10,17 +10,9 @@ import io
 
 import pytest
 import torch
+from network_cases import SMALL_NETWORKS as NETWORKS
 
-from monai_mamba.nets import LightMUNet, MambaClinix, MambaUNet, SwinUMamba, SwinUMambaD
-
-NETWORKS = {
-    "MambaClinix": (lambda: MambaClinix(3, 2, 3, features=(8, 16, 32), strides=(1, 2, 2)), (1, 2, 16, 16, 16)),
-    "LightMUNet": (lambda: LightMUNet(2, 1, 2, init_filters=8), (1, 1, 32, 32)),
-    "LightMUNet3d": (lambda: LightMUNet(3, 1, 2, init_filters=8), (1, 1, 16, 16, 16)),
-    "MambaUNet": (lambda: MambaUNet(2, 1, 2, feature_size=16), (1, 1, 64, 64)),
-    "SwinUMamba": (lambda: SwinUMamba(2, 1, 2), (1, 1, 64, 64)),
-    "SwinUMambaD": (lambda: SwinUMambaD(2, 1, 2), (1, 1, 64, 64)),
-}
+MAMBA_LAYER_NETWORKS = {"MambaClinix", "LightMUNet", "LightMUNet3d"}  # the others scan with VMamba's SS2D (no conv1d)
 SLOW = pytest.mark.slow  # tracing unrolls the scan's chunk loops: seconds per network
 # the smallest inputs each network takes, for ONNX (export time grows with the unrolled scan: about a minute each)
 ONNX_SHAPES = {
@@ -61,6 +53,15 @@ def test_torch_export_matches_eager(name):
     with torch.no_grad():
         exported = torch.export.export(network, (x,))
         torch.testing.assert_close(exported.module()(x), expected, atol=1e-4, rtol=1e-4)
+    operators = {  # nested graphs included (the Mamba layers run in an autocast-disabled region)
+        str(node.target)
+        for module in exported.graph_module.modules()
+        if isinstance(module, torch.fx.GraphModule)
+        for node in module.graph.nodes
+        if node.op == "call_function"
+    }
+    assert "monai_mamba.selective_scan_cpu.default" in operators  # one node per scan, not the unrolled loops
+    assert ("monai_mamba.causal_conv1d_cpu.default" in operators) == (name in MAMBA_LAYER_NETWORKS)
 
 
 @pytest.mark.slow

@@ -21,8 +21,12 @@ def map_tokens_fp32(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor])
 
     The Mamba layers of LightM-UNet and MambaClinix compute in float32 also under fp16/bf16 autocast, as their
     official code does (the selective scan's state is not safe in half precision).
+
+    The result is contiguous (channels-first), not a channels-last view of the tokens: on such a view, the GroupNorm
+    that follows in LightM-UNet computes wrong values and gradients in ``torch.compile``'s CPU training graphs (torch
+    2.13, inductor; caught by ``tests/test_compile.py``).
     """
     batch, spatial = x.shape[0], x.shape[2:]
     with torch.autocast(device_type=x.device.type, enabled=False):
         out = fn(at_least_float32(x).flatten(2).transpose(1, 2))
-    return out.transpose(1, 2).reshape(batch, out.shape[-1], *spatial)
+    return out.transpose(1, 2).reshape(batch, out.shape[-1], *spatial).contiguous()
