@@ -38,3 +38,22 @@ def test_computes_in_float32_under_autocast():
 def test_wrong_channels_get_a_clear_error():
     with pytest.raises(ValueError, match=r"channels=16.*got shape \(1, 8, 4, 4\)"):
         RVMLayer(16, 16)(torch.zeros(1, 8, 4, 4))
+
+
+def test_activation_checkpointing_gives_the_same_output_and_gradients_and_keeps_the_keys():
+    torch.manual_seed(0)
+    plain = RVMLayer(4, 6).double()
+    checkpointed = RVMLayer(4, 6, activation_checkpointing=True).double()
+    checkpointed.load_state_dict(plain.state_dict())  # same parameter names: official checkpoints still load
+    x = torch.randn(2, 4, 5, 7, dtype=torch.float64)
+    results = []
+    for layer in (plain, checkpointed):
+        inputs = x.clone().requires_grad_()
+        out = layer(inputs)
+        out.square().sum().backward()
+        results.append((out.detach(), inputs.grad, [p.grad for p in layer.parameters()]))
+    (out_a, dx_a, grads_a), (out_b, dx_b, grads_b) = results
+    torch.testing.assert_close(out_b, out_a, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(dx_b, dx_a, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads_a, grads_b, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-12)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 
 from monai_mamba.blocks.mamba_layer import MambaLayer
 from monai_mamba.blocks.tokens import map_tokens_fp32
@@ -26,6 +27,9 @@ class RVMLayer(nn.Module):
         out_channels: ``C_out``.
         d_state, d_conv, expand: of the Mamba layer (16, 4, 2 as the paper).
         scan_backend: selective-scan backend; None picks per device.
+        activation_checkpointing: in training, keep only the layer's input and recompute the Mamba layer in the
+            backward (``torch.utils.checkpoint``): the layer's activations are about 20 values per token and
+            channel, which at 128^3 does not fit in 24 GiB; costs one more forward of the layer.
 
     Shapes:
         ``(b, C_in, *spatial)`` -> ``(b, C_out, *spatial)`` in float32.
@@ -39,9 +43,11 @@ class RVMLayer(nn.Module):
         d_conv: int = 4,
         expand: int = 2,
         scan_backend: str | None = None,
+        activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
+        self.activation_checkpointing = activation_checkpointing
         self.norm = nn.LayerNorm(in_channels)
         self.mamba = MambaLayer(in_channels, d_state=d_state, d_conv=d_conv, expand=expand, scan_backend=scan_backend)
         self.proj = nn.Linear(in_channels, out_channels)
@@ -53,6 +59,8 @@ class RVMLayer(nn.Module):
                 f"RVMLayer expects channels-first input (batch, channels={self.in_channels}, *spatial), "
                 f"got shape {tuple(x.shape)}."
             )
+        if self.activation_checkpointing and torch.is_grad_enabled():
+            return map_tokens_fp32(x, lambda tokens: checkpoint(self._tokens, tokens, use_reentrant=False))
         return map_tokens_fp32(x, self._tokens)
 
     def _tokens(self, tokens: torch.Tensor) -> torch.Tensor:

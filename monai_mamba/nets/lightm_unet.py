@@ -99,7 +99,8 @@ class LightMUNet(nn.Module):
         norm: MONAI norm name/arguments.
         act: MONAI activation name/arguments.
         dropout_prob: dropout after the input convolution (None: none).
-        rvm_kwargs: further arguments of every ``RVMLayer`` (``d_state``, ``scan_backend``, ...).
+        rvm_kwargs: further arguments of every ``RVMLayer`` (``d_state``, ``scan_backend``,
+            ``activation_checkpointing``: recompute in the backward, for large 3-D patches, ...).
 
     Shapes:
         ``(b, in_channels, *spatial)`` -> ``(b, out_channels, *spatial)``; every spatial size must be divisible
