@@ -9,12 +9,15 @@ import subprocess
 
 import nibabel as nib
 import pytest
+import torch
 from bundle_helpers import (
     BUNDLES,
     run_bundle,
     run_torchrun,
     tiny_dataset,
 )
+
+from monai_mamba.nets import LightMUNet
 
 BUNDLE = "lightm_unet"
 TASKS = {
@@ -73,6 +76,20 @@ def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
     overrides = _tiny_overrides(tmp_path, "2d")
     run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], **overrides)
     assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=1.pt").is_file()
+
+
+@pytest.mark.slow  # inductor compiles the training and validation graphs: minutes on 2 cores
+def test_compile_setting_trains_a_compiled_network_and_saves_plain_weights(tmp_path):
+    overrides = _tiny_overrides(tmp_path, "2d", epochs=2)
+    workflow = run_bundle(BUNDLE, ["train.yaml"], compile=True, **overrides)
+    trainer = workflow.parser.get_parsed_content("train#trainer")
+    assert isinstance(trainer.network, torch._dynamo.eval_frame.OptimizedModule)
+    models = tmp_path / "bundle" / "models"
+    first = torch.load(models / "checkpoint_epoch=1.pt", weights_only=True)["model"]
+    second = torch.load(models / "checkpoint_epoch=2.pt", weights_only=True)["model"]
+    assert not any(key.startswith("_orig_mod") for key in second)  # the plain module's keys: inference loads them
+    assert any(not torch.equal(first[key], second[key]) for key in first)  # the compiled steps trained the weights
+    LightMUNet(2, 1, 2, init_filters=8).load_state_dict(torch.load(models / "model.pt", weights_only=True))
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
