@@ -26,22 +26,28 @@ __all__ = ["causal_conv1d_cpu"]
 BLOCK = 256  # time steps per parallel task
 
 
+@numba.njit(inline="always", fastmath=FASTMATH)
+def _pre_activation(x, weight, bias, t, row):
+    """``row (d,) = bias + sum_k weight[k] * x[t - (w - 1) + k]`` for one sequence ``x (l, d)`` (zeros before 0)."""
+    width = weight.shape[0]
+    for c in range(row.shape[0]):
+        row[c] = bias[c]
+    for k in range(max(0, width - 1 - t), width):
+        source = x[t - (width - 1) + k]
+        for c in range(row.shape[0]):
+            row[c] += weight[k, c] * source[c]
+
+
 @numba.njit(parallel=True, nogil=True, cache=True, fastmath=FASTMATH)
 def _forward(x, weight, bias, silu, out):
     """``x (b, l, d)``, ``weight (w, d)``, ``bias (d,)`` -> ``out (b, l, d)``."""
     batch, length, dim = x.shape
-    width = weight.shape[0]
     blocks = -(-length // BLOCK)
     for task in numba.prange(batch * blocks):
         b, t0 = task // blocks, (task % blocks) * BLOCK
         for t in range(t0, min(t0 + BLOCK, length)):
             row = out[b, t]
-            for c in range(dim):
-                row[c] = bias[c]
-            for k in range(max(0, width - 1 - t), width):
-                source = x[b, t - (width - 1) + k]
-                for c in range(dim):
-                    row[c] += weight[k, c] * source[c]
+            _pre_activation(x[b], weight, bias, t, row)
             if silu:
                 for c in range(dim):
                     row[c] = row[c] / (1 + fast_exp(-row[c]))
@@ -65,12 +71,7 @@ def _backward(x, weight, bias, silu, grad, grad_x, grad_weight_parts, grad_bias_
             for c in range(dim):
                 row[c] = grad[b, t, c]
             if silu:
-                for c in range(dim):
-                    pre[c] = bias[c]
-                for k in range(max(0, width - 1 - t), width):
-                    source = x[b, t - (width - 1) + k]
-                    for c in range(dim):
-                        pre[c] += weight[k, c] * source[c]
+                _pre_activation(x[b], weight, bias, t, pre)
                 for c in range(dim):
                     sigmoid = 1 / (1 + fast_exp(-pre[c]))
                     row[c] *= sigmoid * (1 + pre[c] * (1 - sigmoid))
