@@ -85,16 +85,18 @@ def run_bundle(bundle: str, configs: list[str], **overrides) -> ConfigWorkflow:
     return workflow
 
 
-def tiny_dataset(tmp_path: Path, spatial_dims: int, num_classes: int, size) -> str:
-    """2 training, 2 validation (one per DDP rank in the multi-process test) and 1 testing case."""
+def tiny_dataset(tmp_path: Path, spatial_dims: int, num_classes: int, size, num_validation: int = 2, **options) -> str:
+    """2 training, ``num_validation`` validation (default 2: one per DDP rank in the multi-process test) and 1 testing
+    case in ``tmp_path/data``; ``options`` go to ``make_demo_dataset`` (``num_channels``, ``instance_labels``)."""
     return make_demo_dataset(
         tmp_path / "data",
         spatial_dims=spatial_dims,
         num_classes=num_classes,
         size=size,
         num_training=2,
-        num_validation=2,
+        num_validation=num_validation,
         num_testing=1,
+        **options,
     )
 
 

@@ -54,16 +54,7 @@ def _case(key, tmp_path):
             instance_labels=True,
         )
     elif bundle == "mambaclinix":
-        data = make_demo_dataset(
-            tmp_path / "data",
-            spatial_dims=3,
-            num_classes=classes,
-            size=size,
-            num_training=2,
-            num_validation=1,
-            num_testing=1,
-            num_channels=channels,
-        )
+        data = tiny_dataset(tmp_path, 3, classes, size, num_validation=1, num_channels=channels)
         make_plan(
             f"{data}/datalist.json",
             str(tmp_path / "plan.json"),

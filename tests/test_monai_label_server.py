@@ -26,11 +26,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import copy_bundle, run_bundle
+from bundle_helpers import copy_bundle, run_bundle, tiny_dataset
 from monai.bundle import ConfigWorkflow
 
 from monai_mamba.bundles import pack_bundle
-from monai_mamba.data import make_demo_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -82,16 +81,7 @@ def test_monai_label_server_infers_and_trains_a_released_bundle(name, tmp_path):
     if not (Path(sys.prefix) / "monailabel" / "sample-apps" / "monaibundle").is_dir():
         pytest.skip("MONAI Label's monaibundle sample app is not installed")
     dims, channels, classes, size, overrides = CASES[name]
-    data = make_demo_dataset(
-        tmp_path / "data",
-        spatial_dims=dims,
-        num_classes=classes,
-        size=size,
-        num_training=2,
-        num_validation=1,
-        num_testing=1,
-        num_channels=channels,
-    )
+    data = tiny_dataset(tmp_path, dims, classes, size, num_validation=1, num_channels=channels)
     app = _deploy(name, tmp_path, data, overrides)
     studies = tmp_path / "studies"
     (studies / "labels" / "final").mkdir(parents=True)

@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from bundle_helpers import copy_bundle
+from bundle_helpers import copy_bundle, tiny_dataset
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export
 
 from monai_mamba.bundles import pack_bundle
-from monai_mamba.data import make_demo_dataset
 from monai_mamba.planning import make_plan
 
 ZOO = os.environ.get("MONAI_MODEL_ZOO", "")
@@ -103,16 +102,7 @@ def verify_bundle(zoo, monkeypatch):
 
 def _data(name: str, tmp_path: Path) -> str:
     dims, channels, classes, size = DATA[name]
-    return make_demo_dataset(
-        tmp_path / "data",
-        spatial_dims=dims,
-        num_classes=classes,
-        size=size,
-        num_training=2,
-        num_validation=1,
-        num_testing=1,
-        num_channels=channels,
-    )
+    return tiny_dataset(tmp_path, dims, classes, size, num_validation=1, num_channels=channels)
 
 
 def _release(name: str, tmp_path: Path, verify_bundle, data: str) -> Path:
