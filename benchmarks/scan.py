@@ -29,12 +29,12 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 import fire
 import torch
 import torch.nn.functional as F
+from measure import MEMORY_ENV, PeakRSS, rss_bytes
 
 SHAPES = {
     1: dict(batch=1, dim=768, groups=4, nstate=16, length=3136),
@@ -81,31 +81,6 @@ def _scan_fn(method):
     return lambda **kw: selective_scan(**kw, delta_softplus=True, backend=method)
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-class _PeakRSS:
-    """Highest RSS seen by a sampling thread while the block runs."""
-
-    def __enter__(self):
-        self.peak, self._running = _rss_bytes(), True
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while self._running:
-            self.peak = max(self.peak, _rss_bytes())
-            time.sleep(0.0002)
-
-    def __exit__(self, *exc):
-        self._running = False
-        self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
-
-
 def _sync(device):
     if device == "cuda":
         torch.cuda.synchronize()
@@ -130,8 +105,8 @@ def measure(method: str, shape: int, repeats: int, device: str, what: str) -> di
             base = torch.cuda.memory_allocated()
             forward_backward()
             return dict(peak_extra_mb=(torch.cuda.max_memory_allocated() - base) / 2**20)
-        base = _rss_bytes()
-        with _PeakRSS() as rss:
+        base = rss_bytes()
+        with PeakRSS() as rss:
             forward_backward()
         return dict(peak_extra_mb=(rss.peak - base) / 2**20)
     total_times, forward_times = [], []
@@ -177,8 +152,7 @@ def main(shapes: str = "1,2,3,4", methods: str = "", repeats: int = 5, device: s
         return
     shape_ids = [int(s) for s in _as_list(shapes)]
     method_names = [str(m) for m in _as_list(methods)] or _methods(device)
-    # glibc: large blocks mmapped and returned at free, so the resident size follows live memory
-    memory_env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
+    memory_env = dict(os.environ, **MEMORY_ENV)
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} repeats={repeats}")
     print("| method | shape | forward (s) | forward+backward (s) | peak extra f+b (MB) | peak / (b·d·l·4 bytes) |")
     print("|---|---|---|---|---|---|")

@@ -1,0 +1,377 @@
+# Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
+"""Whole-network benchmark: one training step per network against MONAI's networks at the same input, where the
+time goes, and sliding-window inference of one image or volume.
+
+    python benchmarks/networks.py                                   # demo and single-image inputs, all networks
+    python benchmarks/networks.py --inputs=paper --cases=lightm_unet_2d --repeats=2
+    python benchmarks/networks.py --profile                         # + the share of the step per kind of operation
+    python benchmarks/networks.py --inference                       # + sliding-window inference of one image/volume
+    python benchmarks/networks.py --library=/tmp/old-checkout       # the same, for another checkout of the library
+
+A training step is ``zero_grad``, forward, MONAI's ``DiceCELoss`` against random labels, backward and an AdamW
+step, at the input (batch, channels, patch) of each bundle's demo (``demo``), of the paper's recipe (``paper``:
+heavy on a CPU), of one image (``single``: batch 1, the 2-D sizes the first whole-step measurements used, 64^3 in 3-D)
+or, for the 3-D networks, one 128^3 patch (``memory``: the memory check on a 24 GiB machine). Networks
+are built with the bundles' settings, without deep-supervision heads (they cost little and MONAI's peers have none
+here). Every (network, input, scan backend) runs in a fresh subprocess: a warm-up step (numba loads its cache,
+PyTorch allocates), then ``--repeats`` timed steps; the table gives the median and the peak resident-set size of
+the process over all steps (model, optimizer and PyTorch included), and each time as a ratio to MONAI's
+``SegResNet`` with the same layout as LightM-UNet at the same input, measured in the same run.
+
+``--profile`` runs ``torch.profiler`` over one step and sums each operator's self time into: the selective scan
+(the compiled kernel and its backward; measured for the ``default`` backend only), convolutions (the Mamba layers'
+causal conv1d included), normalisations, matrix products (linear layers), layout copies (``copy_``, ``clone``,
+``contiguous``, ``cat``, ...), the optimizer, and the rest (activations, element-wise arithmetic, the loss, ...).
+
+Scan backends (``--backends``): ``default`` (the library's choice: the compiled numba kernel on CPU, mamba-ssm on
+CUDA), ``torch`` (the pure-PyTorch scan, ``MONAI_MAMBA_SCAN_BACKEND=torch``; the causal conv1d keeps its default
+path) and ``compiled`` (``default`` with the network through ``torch.compile``, what a bundle's ``--compile true``
+does). mambapy's ``pscan`` is not in this table: it is a scan, not a layer, and plugging it into the
+networks would measure a hybrid nobody runs; ``benchmarks/scan.py`` compares the scans themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import fire
+import torch
+from measure import MEMORY_ENV, PeakRSS
+
+SEGRESNET = "SegResNet"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A network as its bundle builds it, the inputs it trains on, its peers and its sliding-window setting."""
+
+    spatial_dims: int
+    in_channels: int
+    classes: int
+    inputs: dict  # input name -> (batch, patch)
+    peers: tuple[str, ...]
+    window: dict = field(default_factory=dict)  # roi_size, sw_batch_size, overlap of the bundle's inference
+
+
+CASES = {
+    "lightm_unet_2d": Case(
+        2,
+        1,
+        2,
+        {"demo": (4, (64, 64)), "single": (1, (256, 256)), "paper": (4, (512, 512))},
+        (SEGRESNET,),
+        dict(roi_size=(512, 512), sw_batch_size=2, overlap=0.5),
+    ),
+    "lightm_unet_3d": Case(
+        3,
+        1,
+        3,
+        {
+            "demo": (2, (32, 32, 32)),
+            "single": (1, (64, 64, 64)),
+            "paper": (2, (128, 128, 128)),
+            "memory": (1, (128,) * 3),
+        },
+        (SEGRESNET,),
+        dict(roi_size=(128, 128, 128), sw_batch_size=2, overlap=0.5),
+    ),
+    "mamba_unet": Case(
+        2,
+        1,
+        4,
+        {"demo": (4, (64, 64)), "single": (1, (224, 224)), "paper": (24, (224, 224))},
+        (SEGRESNET, "UNet", "SwinUNETR"),
+        dict(roi_size=(224, 224), sw_batch_size=8, overlap=0.0),
+    ),
+    "swin_umamba": Case(
+        2,
+        1,
+        14,
+        {"demo": (4, (64, 64)), "single": (1, (320, 320)), "paper": (4, (320, 320))},
+        (SEGRESNET, "UNet", "SwinUNETR"),
+        dict(roi_size=(320, 320), sw_batch_size=2, overlap=0.5),
+    ),
+    "swin_umamba_d": Case(
+        2,
+        1,
+        14,
+        {"demo": (4, (64, 64)), "single": (1, (320, 320)), "paper": (4, (320, 320))},
+        (SEGRESNET, "UNet", "SwinUNETR"),
+        dict(roi_size=(320, 320), sw_batch_size=2, overlap=0.5),
+    ),
+    "mambaclinix": Case(
+        3,
+        4,
+        4,
+        {
+            "demo": (2, (32, 32, 32)),
+            "single": (1, (64, 64, 64)),
+            "paper": (2, (128, 128, 128)),
+            "memory": (1, (128,) * 3),
+        },
+        (SEGRESNET, "DynUNet"),
+        dict(roi_size=(128, 128, 128), sw_batch_size=2, overlap=0.5),
+    ),
+}
+
+
+def _mambaclinix_plan(patch) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """nnU-Net's topology for an isotropic patch, what the bundle's planner gives 1 mm isotropic data: halve while the
+    map keeps at least 4 voxels (at most 5 times), 32 features doubling up to 320. 128^3: six stages; 32^3: four."""
+    poolings = min(5, int(math.log2(min(patch) // 4)))
+    return tuple(min(32 * 2**i, 320) for i in range(poolings + 1)), (1,) + (2,) * poolings
+
+
+def build(name: str, case: Case, patch) -> torch.nn.Module:
+    """The network ``name`` (a case or a MONAI peer) for ``case`` at ``patch``."""
+    import monai.networks.nets as monai_nets
+
+    import monai_mamba.nets as nets
+
+    dims, cin, cout = case.spatial_dims, case.in_channels, case.classes
+    if name.startswith("lightm_unet"):  # the 3-D task (lits_3d.yaml) recomputes the RVM layers in the backward
+        return nets.LightMUNet(
+            dims,
+            cin,
+            cout,
+            init_filters=32,
+            blocks_down=(1, 2, 2, 4),
+            blocks_up=(1, 1, 1),
+            activation_checkpointing=dims == 3,
+        )
+    if name == "mamba_unet":
+        return nets.MambaUNet(dims, cin, cout, feature_size=96, depths=(2, 2, 2, 2), drop_path_rate=0.2)
+    if name == "swin_umamba":
+        return nets.SwinUMamba(dims, cin, cout, deep_supervision=False)
+    if name == "swin_umamba_d":
+        return nets.SwinUMambaD(dims, cin, cout, deep_supervision=False)
+    if name == "mambaclinix":
+        features, strides = _mambaclinix_plan(patch)
+        return nets.MambaClinix(dims, cin, cout, features=features, strides=strides, deep_supervision=False)
+    if name == SEGRESNET:  # LightM-UNet's layout: the network it was derived from
+        return monai_nets.SegResNet(dims, 32, cin, cout, blocks_down=(1, 2, 2, 4), blocks_up=(1, 1, 1))
+    if name == "UNet":
+        return monai_nets.UNet(dims, cin, cout, channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2), num_res_units=2)
+    if name == "SwinUNETR":
+        return monai_nets.SwinUNETR(in_channels=cin, out_channels=cout, spatial_dims=dims, feature_size=48)
+    if name == "DynUNet":  # MambaClinix's plan as a plain residual U-Net
+        features, strides = _mambaclinix_plan(patch)
+        return monai_nets.DynUNet(
+            dims,
+            cin,
+            cout,
+            kernel_size=[3] * len(strides),
+            strides=strides,
+            upsample_kernel_size=strides[1:],
+            filters=features,
+            res_block=True,
+        )
+    raise ValueError(f"unknown network {name!r}")
+
+
+CATEGORIES = ("scan", "conv", "norm", "matmul", "copies", "optimizer", "rest")
+
+
+def category(op: str) -> str:
+    """The kind of operation an operator (profiler event name) belongs to."""
+    name = op.lower()
+    if "selective_scan" in name or "chunkedscan" in name:
+        return "scan"
+    if "conv" in name:
+        return "conv"
+    if "norm" in name:
+        return "norm"
+    if any(k in name for k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")):
+        return "matmul"
+    if any(k in name for k in ("copy_", "clone", "contiguous", "aten::cat", "_to_copy", "aten::stack", "pad")):
+        return "copies"
+    if "optimizer" in name or "_foreach" in name or "adam" in name:
+        return "optimizer"
+    return "rest"
+
+
+def run_case(name: str, input_name: str, repeats: int, profile: bool, compiled: bool = False) -> dict:
+    """One (network, input) in this process: median step time and peak RSS, optionally the profile shares;
+    ``compiled``: the network through ``torch.compile`` (the warm-up step compiles; its time is not counted)."""
+    from monai.losses import DiceCELoss
+
+    case_name, _, network = name.partition(":")
+    case = CASES[case_name]
+    batch, patch = case.inputs[input_name]
+    torch.manual_seed(0)
+    net = build(network or case_name, case, patch)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    image = torch.randn(batch, case.in_channels, *patch)
+    label = torch.randint(0, case.classes, (batch, 1, *patch))
+
+    model = torch.compile(net) if compiled else net
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(image), label).backward()
+        optimizer.step()
+
+    with PeakRSS(interval=0.005) as rss:
+        step()  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+    result = dict(step_s=statistics.median(times), peak_gb=rss.peak / 2**30)
+    if profile:
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            step()
+        shares = dict.fromkeys(CATEGORIES, 0.0)
+        for event in prof.key_averages():
+            shares[category(event.key)] += event.self_cpu_time_total
+        total = sum(shares.values()) or 1.0
+        result["profile"] = {k: v / total for k, v in shares.items()}
+    return result
+
+
+def run_inference(name: str, repeats: int) -> dict:
+    """Sliding-window inference of one 512x512 image (2-D) or 192x192x160 volume (3-D) with the bundle's window."""
+    from monai.inferers import sliding_window_inference
+
+    case_name, _, network = name.partition(":")
+    case = CASES[case_name]
+    roi = case.window["roi_size"]
+    torch.manual_seed(0)
+    net = build(network or case_name, case, roi).eval()
+    image = torch.randn(1, case.in_channels, *((512, 512) if case.spatial_dims == 2 else (192, 192, 160)))
+    times = []
+    with torch.no_grad(), PeakRSS(interval=0.005) as rss:
+        net(torch.randn(1, case.in_channels, *roi))  # warm-up: one window
+        for _ in range(repeats):
+            start = time.perf_counter()
+            sliding_window_inference(image, predictor=net, **case.window)
+            times.append(time.perf_counter() - start)
+    return dict(step_s=statistics.median(times), peak_gb=rss.peak / 2**30)
+
+
+def run_child(spec: str, repeats: int, profile: bool) -> dict:
+    kind, name, input_name = spec.split("|")
+    if kind == "inference":
+        return run_inference(name, repeats)
+    return run_case(name, input_name, repeats, profile, compiled=kind == "compiled-step")
+
+
+def _in_subprocess(spec: str, repeats: int, profile: bool, backend: str, library: str) -> dict:
+    env = dict(os.environ, **MEMORY_ENV)
+    if backend != "default":
+        env["MONAI_MAMBA_SCAN_BACKEND"] = backend
+    if library:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (library, env.get("PYTHONPATH", "")) if p)
+    cmd = [sys.executable, __file__, f"--_child={spec}", f"--repeats={repeats}", f"--profile={profile}"]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        return {"error": (run.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _as_list(value) -> list[str]:
+    """fire turns ``a,b`` into a tuple; accept that and plain comma-separated strings."""
+    if isinstance(value, (tuple, list)):
+        return [str(v) for v in value]
+    return [v for v in str(value).split(",") if v]
+
+
+def _print_steps(case_names, input_names, backend_names, repeats, profile, library) -> list:
+    """The training-step table; returns the profiles measured on the way."""
+    print("\n| network | input | batch x patch | scan backend | step (s) | / SegResNet | peak RSS (GiB) |")
+    print("|---|---|---|---|---|---|---|")
+    profiles = []
+    for case_name in case_names:
+        case = CASES[case_name]
+        for input_name in (i for i in input_names if i in case.inputs):
+            batch, patch = case.inputs[input_name]
+            shape = f"{batch} x {'x'.join(map(str, patch))}"
+            reference = _in_subprocess(f"step|{case_name}:{SEGRESNET}|{input_name}", repeats, False, "default", "")
+            rows = [(case_name, backend) for backend in backend_names]
+            rows += [(f"{case_name}:{peer}", "-") for peer in case.peers]
+            for name, backend in rows:
+                label = name.partition(":")[2] or name
+                if label == SEGRESNET:
+                    result = reference
+                elif backend == "-":  # a MONAI peer: the library is not involved
+                    result = _in_subprocess(f"step|{name}|{input_name}", repeats, False, "default", "")
+                else:
+                    kind, scan_backend = ("compiled-step", "default") if backend == "compiled" else ("step", backend)
+                    with_profile = profile and backend == "default"
+                    spec = f"{kind}|{name}|{input_name}"
+                    result = _in_subprocess(spec, repeats, with_profile, scan_backend, library)
+                cells = _result_cells(result, reference, digits=3)
+                print(f"| {label} | {input_name} | {shape} | {backend} | {cells} |", flush=True)
+                if "profile" in result:
+                    profiles.append((label, input_name, backend, result["profile"]))
+    return profiles
+
+
+def _print_profiles(profiles) -> None:
+    print("\n| network | input | scan backend | " + " | ".join(CATEGORIES) + " |")
+    print("|---|---|---|" + "---|" * len(CATEGORIES))
+    for label, input_name, backend, shares in profiles:
+        cells = " | ".join(f"{100 * shares[k]:.0f} %" for k in CATEGORIES)
+        print(f"| {label} | {input_name} | {backend} | {cells} |", flush=True)
+
+
+def _print_inference(case_names, library) -> None:
+    print("\n| network | image | window | time (s) | / SegResNet | peak RSS (GiB) |")
+    print("|---|---|---|---|---|---|")
+    for case_name in case_names:
+        case = CASES[case_name]
+        image = "512x512" if case.spatial_dims == 2 else "192x192x160"
+        window = f"{'x'.join(map(str, case.window['roi_size']))}, overlap {case.window['overlap']}"
+        reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}|-", 1, False, "default", "")
+        result = _in_subprocess(f"inference|{case_name}|-", 1, False, "default", library)
+        for label, row in ((case_name, result), (SEGRESNET, reference)):
+            print(f"| {label} | {image} | {window} | {_result_cells(row, reference, digits=2)} |", flush=True)
+
+
+def _result_cells(result: dict, reference: dict, digits: int) -> str:
+    """``time | ratio to the reference | peak RSS`` table cells, or the failure."""
+    if "error" in result:
+        return f"failed: {result['error']} | |"
+    ratio = result["step_s"] / reference["step_s"] if "step_s" in reference else float("nan")
+    return f"{result['step_s']:.{digits}f} | {ratio:.2f} | {result['peak_gb']:.2f}"
+
+
+def main(
+    cases: str = ",".join(CASES),
+    inputs: str = "demo,single",
+    backends: str = "default,torch",
+    repeats: int = 3,
+    profile: bool = False,
+    inference: bool = False,
+    library: str = "",
+    _child: str = "",
+):
+    """Print markdown tables: training steps (with ratios to SegResNet), profile shares, inference."""
+    if _child:
+        print(json.dumps(run_child(_child, repeats, profile)))
+        return
+    import monai
+
+    case_names = _as_list(cases)
+    print(
+        f"torch={torch.__version__} monai={monai.__version__} threads={torch.get_num_threads()} "
+        f"cpus={os.cpu_count()} repeats={repeats} library={library or 'this checkout'}"
+    )
+    profiles = _print_steps(case_names, _as_list(inputs), _as_list(backends), repeats, profile, library)
+    if profiles:
+        _print_profiles(profiles)
+    if inference:
+        _print_inference(case_names, library)
+
+
+if __name__ == "__main__":
+    fire.Fire(main)
