@@ -60,6 +60,9 @@ class Case:
     window: dict = field(default_factory=dict)  # roi_size, sw_batch_size, overlap of the bundle's inference
 
 
+# the 3-D bundles' inputs: demo, one 64^3 image, the papers' 2 x 128^3 and one 128^3 patch (memory)
+INPUTS_3D = {"demo": (2, (32,) * 3), "single": (1, (64,) * 3), "paper": (2, (128,) * 3), "memory": (1, (128,) * 3)}
+
 CASES = {
     "lightm_unet_2d": Case(
         2,
@@ -73,12 +76,7 @@ CASES = {
         3,
         1,
         3,
-        {
-            "demo": (2, (32, 32, 32)),
-            "single": (1, (64, 64, 64)),
-            "paper": (2, (128, 128, 128)),
-            "memory": (1, (128,) * 3),
-        },
+        INPUTS_3D,
         (SEGRESNET,),
         dict(roi_size=(128, 128, 128), sw_batch_size=2, overlap=0.5),
     ),
@@ -110,12 +108,7 @@ CASES = {
         3,
         4,
         4,
-        {
-            "demo": (2, (32, 32, 32)),
-            "single": (1, (64, 64, 64)),
-            "paper": (2, (128, 128, 128)),
-            "memory": (1, (128,) * 3),
-        },
+        INPUTS_3D,
         (SEGRESNET, "DynUNet"),
         dict(roi_size=(128, 128, 128), sw_batch_size=2, overlap=0.5),
     ),
