@@ -1,5 +1,7 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Math for the numba CPU kernels (``scan_cpu``, ``causal_conv1d_cpu``).
+"""Math and threading for the numba CPU kernels (``scan_cpu``, ``causal_conv1d_cpu``).
+
+``use_torch_threads``: the kernels use as many threads as ``torch.get_num_threads()`` (capped by numba's maximum).
 
 ``fast_exp``: in float32 a vectorisable ``exp`` (Cody-Waite range reduction, degree-6 polynomial, exponent built by
 bit cast; relative error below 5e-7, NaN propagated, underflow to 0): ``math.exp`` is a scalar libm call that LLVM
@@ -12,10 +14,11 @@ import math
 
 import numba
 import numpy as np
+import torch
 from numba import types
 from numba.extending import intrinsic, overload
 
-__all__ = ["FASTMATH", "fast_exp"]
+__all__ = ["FASTMATH", "fast_exp", "use_torch_threads"]
 
 # reassociation lets LLVM vectorise the sums over the state dimension; NaN/Inf semantics are kept.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
@@ -56,3 +59,8 @@ def _fast_exp_overload(x):
     if x == types.float32:
         return lambda x: _exp_float32(x)
     return lambda x: math.exp(x)
+
+
+def use_torch_threads() -> None:
+    """numba uses as many threads as ``torch.get_num_threads()`` (capped by numba's own maximum)."""
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))

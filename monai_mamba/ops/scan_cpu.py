@@ -27,7 +27,7 @@ import numba
 import numpy as np
 import torch
 
-from monai_mamba.ops.numba_math import FASTMATH, fast_exp
+from monai_mamba.ops.numba_math import FASTMATH, fast_exp, use_torch_threads
 from monai_mamba.ops.scan_common import scan_with_core
 
 __all__ = ["CHECKPOINT_EVERY", "selective_scan_cpu", "selective_scan_cpu_backward", "selective_scan_cpu_op"]
@@ -136,11 +136,6 @@ def _partitions(batch: int, groups: int, per_group: int) -> int:
     return max(1, min(per_group, -(-threads // (batch * groups))))
 
 
-def _use_torch_threads() -> None:
-    """numba uses as many threads as ``torch.get_num_threads()`` (capped by numba's own maximum)."""
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-
-
 def _transposed_array(x: torch.Tensor) -> np.ndarray:
     """``B`` or ``C`` ``(b, g, n, l)`` as ``(b, g, l, n)``: the state dimension contiguous for the inner loops."""
     return _as_array(x.transpose(-1, -2))
@@ -154,7 +149,7 @@ def selective_scan_cpu_op(
     -> ``y (b, d, l)``, the last state ``(b, d, n)`` and the states saved for the backward
     ``(b, d, ceil(l / CHECKPOINT_EVERY), n)``. A PyTorch operator: ``torch.compile`` runs it without a graph break
     and ``torch.export`` records it as one node; its gradient is ``selective_scan_cpu_backward``."""
-    _use_torch_threads()
+    use_torch_threads()
     batch, dim, length = u.shape
     nstate = A.shape[1]
     arrays = [_as_array(u), _as_array(dt), _as_array(A), _transposed_array(B), _transposed_array(C)]
@@ -189,7 +184,7 @@ def selective_scan_cpu_backward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradients of ``selective_scan_cpu`` with respect to ``u, dt, A, B, C`` from the gradient of ``y``; the
     chunks' states are recomputed from ``checkpoints``."""
-    _use_torch_threads()
+    use_torch_threads()
     arrays = [_as_array(u), _as_array(dt), _as_array(A), _transposed_array(B), _transposed_array(C)]
     batch, dim, length = u.shape
     groups, nstate = B.shape[1], A.shape[1]
