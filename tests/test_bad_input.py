@@ -29,6 +29,19 @@ def _dataset(tmp_path, spatial_dims=2):
     return load_decathlon_datalist(f"{root}/datalist.json", data_list_key="training", base_dir=root)
 
 
+def _train_lightm_unet_on_the_2d_dataset(tmp_path, **overrides):
+    """One epoch of the lightm_unet bundle on ``_dataset(tmp_path)``."""
+    run_bundle(
+        "lightm_unet",
+        ["train.yaml"],
+        bundle_root=str(tmp_path / "bundle"),
+        dataset_dir=str(tmp_path / "data2d"),
+        patch_size=[16, 16],
+        max_epochs=1,
+        **overrides,
+    )
+
+
 def _rewrite(path, change_data=lambda d: d, change_affine=lambda a: a, dtype=None):
     image = nib.load(path)
     data = change_data(np.asanyarray(image.dataobj).astype(np.float64))
@@ -229,14 +242,7 @@ def test_bundle_stops_before_training_on_bad_data(tmp_path):
     datalist = _dataset(tmp_path)
     _rewrite(datalist[0]["image"], _set_nan, dtype=np.float32)
     with pytest.raises(RuntimeError) as info:  # MONAI wraps what a config expression raises
-        run_bundle(
-            "lightm_unet",
-            ["train.yaml"],
-            bundle_root=str(tmp_path / "bundle"),
-            dataset_dir=str(tmp_path / "data2d"),
-            patch_size=[16, 16],
-            max_epochs=1,
-        )
+        _train_lightm_unet_on_the_2d_dataset(tmp_path)
     assert isinstance(info.value.__cause__, DataCheckError) and "NaN/Inf voxel" in str(info.value.__cause__)
     assert not (tmp_path / "bundle" / "models").exists()  # nothing was trained
 
@@ -261,15 +267,7 @@ def test_datalist_problems_name_the_file_and_the_position(content, message, tmp_
 def test_bundle_with_one_class_says_binary_needs_two(tmp_path):
     _dataset(tmp_path)
     with pytest.raises(RuntimeError) as info:
-        run_bundle(
-            "lightm_unet",
-            ["train.yaml"],
-            bundle_root=str(tmp_path / "bundle"),
-            dataset_dir=str(tmp_path / "data2d"),
-            patch_size=[16, 16],
-            max_epochs=1,
-            num_classes=1,
-        )
+        _train_lightm_unet_on_the_2d_dataset(tmp_path, num_classes=1)
     assert "num_classes=1: the classes include the background" in str(info.value.__cause__)
 
 

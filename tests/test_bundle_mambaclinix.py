@@ -70,9 +70,8 @@ def test_plan_train_inference_evaluate_end_to_end(tmp_path):
 
     # python -m monai.bundle ckpt_export ... --use_trace True: TorchScript of the trained network, same output
     exported = tmp_path / "model.ts"
-    ckpt_export(
+    export_arguments = dict(
         net_id="network_def",
-        filepath=str(exported),
         ckpt_file=str(models / "model.pt"),
         meta_file=config_paths(BUNDLE, "metadata.json")[0],
         config_file=config_paths(BUNDLE, "inference.json")[0],
@@ -81,6 +80,7 @@ def test_plan_train_inference_evaluate_end_to_end(tmp_path):
         plan_file=str(models / "plan.json"),
         **inference,
     )
+    ckpt_export(filepath=str(exported), **export_arguments)
     network = build_config_ids(BUNDLE, ["inference.json"], ["network_def"], inference).get_parsed_content("network_def")
     network.load_state_dict(torch.load(models / "model.pt", weights_only=True))
     x = torch.randn(1, 4, 16, 16, 16)
@@ -89,17 +89,7 @@ def test_plan_train_inference_evaluate_end_to_end(tmp_path):
 
     # python -m monai.bundle onnx_export ...: ONNX of the trained network, run by onnxruntime, same output
     ort = pytest.importorskip("onnxruntime")
-    onnx_export(
-        net_id="network_def",
-        filepath=str(tmp_path / "model.onnx"),
-        ckpt_file=str(models / "model.pt"),
-        meta_file=config_paths(BUNDLE, "metadata.json")[0],
-        config_file=config_paths(BUNDLE, "inference.json")[0],
-        use_trace=True,
-        input_shape=[1, 4, 16, 16, 16],
-        plan_file=str(models / "plan.json"),
-        **inference,
-    )
+    onnx_export(filepath=str(tmp_path / "model.onnx"), **export_arguments)
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     (output,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     with torch.no_grad():

@@ -19,6 +19,17 @@ from bundle_helpers import (
 BUNDLE = "reseg_unet"
 
 
+# the demo, both stages, in a few iterations
+TINY_DEMO = dict(
+    demo=True,
+    reconstruction_iterations=2,
+    max_iterations=2,
+    iterations_per_epoch=1,
+    batch_size=2,
+    slices_per_volume=2,
+)
+
+
 def _tiny(tmp_path, num_classes=4, **extra):
     data = tiny_dataset(tmp_path, 3, num_classes, [32, 32, 6])
     return {
@@ -99,15 +110,7 @@ def test_both_stages_then_inference_and_evaluate(tmp_path):
 
 
 def test_demo_runs_stage_1_then_stage_2_in_one_command(tmp_path, caplog):
-    overrides = _tiny(
-        tmp_path,
-        demo=True,
-        reconstruction_iterations=2,
-        max_iterations=2,
-        iterations_per_epoch=1,
-        batch_size=2,
-        slices_per_volume=2,
-    )
+    overrides = _tiny(tmp_path, **TINY_DEMO)
     with caplog.at_level("INFO"):
         run_bundle(BUNDLE, ["train.yaml"], **overrides)
     models = tmp_path / "bundle" / "demo" / "acdc" / "models"  # the demo's own run folder
@@ -117,15 +120,7 @@ def test_demo_runs_stage_1_then_stage_2_in_one_command(tmp_path, caplog):
 
 @pytest.mark.slow
 def test_multi_gpu_config_runs_both_stages_in_two_cpu_processes_on_gloo(tmp_path):
-    overrides = _tiny(
-        tmp_path,
-        demo=True,
-        reconstruction_iterations=2,
-        max_iterations=2,
-        iterations_per_epoch=1,
-        batch_size=2,
-        slices_per_volume=2,
-    )
+    overrides = _tiny(tmp_path, **TINY_DEMO)
     run_torchrun(BUNDLE, ["train.yaml", "multi_gpu_train.yaml"], **overrides)
     models = tmp_path / "bundle" / "demo" / "acdc" / "models"
     assert (models / "reconstruction.pt").is_file() and (models / "checkpoint_epoch=2.pt").is_file()

@@ -50,16 +50,7 @@ def test_mambaclinix_demo_plan_is_never_used_for_your_data(tmp_path):
     run_bundle("mambaclinix", ["train.yaml"], bundle_root=str(root), **fast)
     demo_plan = json.loads((root / "demo" / "brats" / "models" / "plan.json").read_text())
     assert demo_plan["made_from"]["demo"] and demo_plan["patch_size"] == [32, 32, 32]
-    data = make_demo_dataset(
-        tmp_path / "data",
-        spatial_dims=3,
-        num_classes=4,
-        size=16,
-        num_training=2,
-        num_validation=1,
-        num_testing=1,
-        num_channels=4,
-    )
+    data = tiny_dataset(tmp_path, 3, 4, 16, num_validation=1, num_channels=4)
     run_bundle("mambaclinix", ["train.yaml"], bundle_root=str(root), dataset_dir=data, **fast)
     plan = json.loads((root / "models" / "plan.json").read_text())
     assert not plan["made_from"]["demo"] and plan["made_from"]["cases"] == 2 and plan["patch_size"] == [16, 16, 16]
