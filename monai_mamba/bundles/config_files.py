@@ -67,29 +67,28 @@ def expand_config_files(files: str | Path | Sequence[str | Path], _seen: tuple =
     return expanded
 
 
-def _create_workflow_frame():
-    """Config files and arguments of the running ``monai.bundle run``/``create_workflow``, else None."""
+def _caller_locals(matches) -> dict | None:
+    """The local variables of the nearest calling frame for which ``matches(frame)`` is true, else None."""
     frame = inspect.currentframe()
     try:
         while frame is not None:
-            if frame.f_code.co_name == "create_workflow" and "_args" in frame.f_locals:
-                return frame.f_locals.get("config_file"), dict(frame.f_locals["_args"])
+            if matches(frame):
+                return frame.f_locals
             frame = frame.f_back
     finally:
         del frame
     return None
+
+
+def _create_workflow_frame():
+    """Config files and arguments of the running ``monai.bundle run``/``create_workflow``, else None."""
+    found = _caller_locals(lambda f: f.f_code.co_name == "create_workflow" and "_args" in f.f_locals)
+    return None if found is None else (found.get("config_file"), dict(found["_args"]))
 
 
 def _running_workflow() -> ConfigWorkflow | None:
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            if isinstance(frame.f_locals.get("self"), ConfigWorkflow):
-                return frame.f_locals["self"]
-            frame = frame.f_back
-    finally:
-        del frame
-    return None
+    found = _caller_locals(lambda f: isinstance(f.f_locals.get("self"), ConfigWorkflow))
+    return None if found is None else found["self"]
 
 
 def load_config() -> None:
@@ -106,9 +105,9 @@ def load_config() -> None:
     from monai_mamba.bundles.overrides import check_overrides
 
     workflow = _running_workflow()
-    found = _create_workflow_frame()
     if workflow is None:
         return
+    found = _create_workflow_frame()
     parser = workflow.parser
     if found is None or found[0] is None:
         if parser.get(BASES_KEY):
