@@ -36,14 +36,12 @@ import json
 import math
 import os
 import statistics
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import fire
 import torch
-from measure import MEMORY_ENV, PeakRSS
+from measure import MEMORY_ENV, PeakRSS, as_list, measure_in_subprocess
 
 SEGRESNET = "SegResNet"
 
@@ -57,7 +55,7 @@ class Case:
     classes: int
     inputs: dict  # input name -> (batch, patch)
     peers: tuple[str, ...]
-    window: dict = field(default_factory=dict)  # roi_size, sw_batch_size, overlap of the bundle's inference
+    window: dict  # roi_size, sw_batch_size, overlap of the bundle's inference
 
 
 # the 3-D bundles' inputs: demo, one 64^3 image, the papers' 2 x 128^3 and one 128^3 patch (memory)
@@ -264,18 +262,7 @@ def _in_subprocess(spec: str, repeats: int, profile: bool, backend: str, library
         env["MONAI_MAMBA_SCAN_BACKEND"] = backend
     if library:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (library, env.get("PYTHONPATH", "")) if p)
-    cmd = [sys.executable, __file__, f"--_child={spec}", f"--repeats={repeats}", f"--profile={profile}"]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if run.returncode != 0:
-        return {"error": (run.stderr.strip().splitlines() or ["no output"])[-1]}
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def _as_list(value) -> list[str]:
-    """fire turns ``a,b`` into a tuple; accept that and plain comma-separated strings."""
-    if isinstance(value, (tuple, list)):
-        return [str(v) for v in value]
-    return [v for v in str(value).split(",") if v]
+    return measure_in_subprocess(__file__, [f"--_child={spec}", f"--repeats={repeats}", f"--profile={profile}"], env)
 
 
 def _print_steps(case_names, input_names, backend_names, repeats, profile, library) -> list:
@@ -354,12 +341,12 @@ def main(
         return
     import monai
 
-    case_names = _as_list(cases)
+    case_names = as_list(cases)
     print(
         f"torch={torch.__version__} monai={monai.__version__} threads={torch.get_num_threads()} "
         f"cpus={os.cpu_count()} repeats={repeats} library={library or 'this checkout'}"
     )
-    profiles = _print_steps(case_names, _as_list(inputs), _as_list(backends), repeats, profile, library)
+    profiles = _print_steps(case_names, as_list(inputs), as_list(backends), repeats, profile, library)
     if profiles:
         _print_profiles(profiles)
     if inference:

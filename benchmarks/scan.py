@@ -27,14 +27,12 @@ import json
 import math
 import os
 import statistics
-import subprocess
-import sys
 import time
 
 import fire
 import torch
 import torch.nn.functional as F
-from measure import MEMORY_ENV, PeakRSS, rss_bytes
+from measure import MEMORY_ENV, PeakRSS, as_list, measure_in_subprocess, rss_bytes
 
 SHAPES = {
     1: dict(batch=1, dim=768, groups=4, nstate=16, length=3136),
@@ -136,13 +134,6 @@ def _methods(device: str) -> list[str]:
     return methods
 
 
-def _as_list(value) -> list:
-    """fire turns ``1,2`` into a tuple and ``1`` into an int; accept those and plain comma-separated strings."""
-    if isinstance(value, (tuple, list)):
-        return list(value)
-    return [v for v in str(value).split(",") if v]
-
-
 def main(shapes: str = "1,2,3,4", methods: str = "", repeats: int = 5, device: str = "", _child: str = ""):
     """Print a markdown table; each (method, shape) measured in a fresh subprocess."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -150,8 +141,8 @@ def main(shapes: str = "1,2,3,4", methods: str = "", repeats: int = 5, device: s
         method, shape, what = _child.split(":")
         print(json.dumps(measure(method, int(shape), repeats, device, what)))
         return
-    shape_ids = [int(s) for s in _as_list(shapes)]
-    method_names = [str(m) for m in _as_list(methods)] or _methods(device)
+    shape_ids = [int(s) for s in as_list(shapes)]
+    method_names = [str(m) for m in as_list(methods)] or _methods(device)
     memory_env = dict(os.environ, **MEMORY_ENV)
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} repeats={repeats}")
     print("| method | shape | forward (s) | forward+backward (s) | peak extra f+b (MB) | peak / (b·d·l·4 bytes) |")
@@ -162,18 +153,10 @@ def main(shapes: str = "1,2,3,4", methods: str = "", repeats: int = 5, device: s
         for method in method_names:
             result = {}
             for what, env in (("time", None), ("memory", memory_env)):
-                cmd = [
-                    sys.executable,
-                    __file__,
-                    f"--_child={method}:{shape}:{what}",
-                    f"--repeats={repeats}",
-                    f"--device={device}",
-                ]
-                run = subprocess.run(cmd, env=env, capture_output=True, text=True)
-                if run.returncode != 0:
-                    result["error"] = (run.stderr.strip().splitlines() or ["no output"])[-1]
+                arguments = [f"--_child={method}:{shape}:{what}", f"--repeats={repeats}", f"--device={device}"]
+                result.update(measure_in_subprocess(__file__, arguments, env))
+                if "error" in result:
                     break
-                result.update(json.loads(run.stdout.strip().splitlines()[-1]))
             if "error" in result:
                 print(f"| {method} | {shape} | failed: {result['error']} | | | |", flush=True)
                 continue
