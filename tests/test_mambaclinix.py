@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -70,3 +73,54 @@ def test_he_initialisation_of_convolutions_not_of_the_mamba_conv1d():
     assert torch.all(conv.bias == 0)
     mamba_conv = network.encoder_blocks[2].mamba.conv1d
     assert mamba_conv.bias.abs().sum() > 0  # Mamba's own (uniform) initialisation kept, as the official code
+
+
+OFFICIAL_STATE_DICTS = json.loads((Path(__file__).parent / "data" / "mambaclinix_official_state_dict.json").read_text())
+
+
+def official_state_dict(names_and_shapes: dict[str, list[int]], seed: int = 0) -> dict[str, torch.Tensor]:
+    """A random state_dict with the official names and shapes; the names the official network registers twice hold
+    the same tensor, as in a real checkpoint (``decoder.encoder.*`` = ``encoder.*``, ``all_modules.0/1`` = the
+    block's conv/norm)."""
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in names_and_shapes.items():
+        primary = key.removeprefix("decoder.").replace(".all_modules.0.", ".conv.").replace(".all_modules.1.", ".norm.")
+        state[key] = state.get(primary, torch.randn(shape, generator=generator))
+        state[primary] = state[key]
+    return {key: state[key] for key in names_and_shapes}
+
+
+@pytest.mark.parametrize("official", OFFICIAL_STATE_DICTS["networks"], ids=lambda o: f"{len(o['features'])}-stages")
+def test_official_checkpoint_names_map_onto_ours(official):
+    """Every tensor of the official network's state_dict (names and shapes listed from the official code) lands in
+    ours or is one of its duplicates/unused ``skip_scale``; every tensor of ours is filled (672 -> 286 at the
+    paper's 6-stage plan). The forward equality under this mapping was checked against the official network (float64,
+    max difference 0.0 at three plans); this test keeps the mapping complete."""
+    net = MambaClinix(
+        3,
+        official["in_channels"],
+        official["out_channels"],
+        features=official["features"],
+        strides=official["strides"],
+        kernel_sizes=official["kernel_sizes"],
+    )
+    weights = official_state_dict(official["state_dict"])
+    mapped = {}
+    for key, tensor in weights.items():
+        for target, value in MambaClinix.official_checkpoint_filter(key, tensor):
+            assert target not in mapped, f"{key} -> {target} twice"
+            mapped[target] = value
+    dropped = [k for k in weights if not MambaClinix.official_checkpoint_filter(k, weights[k])]
+    assert all(k.startswith("decoder.encoder.") or ".all_modules." in k or k.endswith("skip_scale") for k in dropped)
+    net.load_state_dict(mapped, strict=True)
+    assert len(mapped) == len(net.state_dict())
+    if len(official["features"]) == 6:
+        assert (len(weights), len(mapped)) == (672, 286)
+    # a norm lands in a norm, a kernel in a kernel: the HGCN's layer-norm gamma, the projection norm of a strided
+    # residual block and the decoder's 1x1 conv skip, by value
+    torch.testing.assert_close(net.encoder_blocks[0].norm1.weight, weights["encoder.encoder_layers.0.lynorm1.gamma"])
+    torch.testing.assert_close(
+        net.encoder_stages[1].skip[2].weight, weights["encoder.stages.1.blocks.0.skip.1.norm.weight"]
+    )
+    torch.testing.assert_close(net.decoder_stages[0].skip.weight, weights["decoder.stages.0.conv3.weight"])

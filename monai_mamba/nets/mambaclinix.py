@@ -6,6 +6,7 @@ Medical Image Segmentation", arXiv:2409.12533, 2024), as in the official code (`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import torch
@@ -45,6 +46,42 @@ class _Upsample(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=self.scale, mode="nearest"))
 
 
+# official state_dict name -> ours, applied in order to a name the official network registers once (see
+# ``MambaClinix.official_checkpoint_filter``)
+_OFFICIAL_NAMES = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"^encoder\.stem\.convs\.0\.conv\.", "stem.0."),
+        (r"^encoder\.stem\.convs\.0\.norm\.", "stem.1."),
+        (r"^encoder\.stages\.(\d+)\.blocks\.0\.", r"encoder_stages.\1."),
+        (r"^encoder\.LayerNorm\.gamma$", "encoder_norm.weight"),
+        (r"^encoder\.LayerNorm\.beta$", "encoder_norm.bias"),
+        (r"^encoder\.encoder_layers\.", "encoder_blocks."),
+        (r"^decoder\.Init_Residual\.", "bottleneck."),
+        (r"^decoder\.residual_blocks\.", "skip_blocks."),
+        (r"^decoder\.stages\.(\d+)\.conv3\.", r"decoder_stages.\1.skip."),
+        (r"^decoder\.stages\.", "decoder_stages."),
+        (r"^decoder\.upsample_layers\.", "upsamples."),
+        (r"^decoder\.seg_layers\.", "seg_heads."),
+        # inside nnU-Net's residual blocks (ConvDropoutNormReLU): conv/norm pairs
+        (r"\.conv(\d)\.conv\.", r".conv\1."),
+        (r"\.conv(\d)\.norm\.", r".norm\1."),
+        (r"\.skip\.(\d)\.conv\.", r".skip.\1."),
+        # inside the HGCN block
+        (r"\.gamma1$", ".gamma"),
+        (r"\.hgConvs\.reconv\.", ".gated_conv.projs."),
+        (r"\.hgConvs\.", ".gated_conv."),
+        (r"\.lynorm(\d)\.gamma$", r".norm\1.weight"),
+        (r"\.lynorm(\d)\.beta$", r".norm\1.bias"),
+        (r"\.transconv\.conv\.", ".transform."),
+    )
+)
+# registered twice by the official network (the decoder holds the encoder; ConvDropoutNormReLU keeps its conv and
+# norm again in ``all_modules``) or never used in its forward (``skip_scale`` of every MambaLayer)
+_OFFICIAL_ALIASES = re.compile(r"^decoder\.encoder\.|\.all_modules\.|\.skip_scale$")
+_SKIP_NORM = re.compile(r"\.skip\.(\d)\.norm\.")
+
+
 class MambaClinix(nn.Module):
     """MambaClinix: residual U-Net whose encoder stages end in HGCN blocks (early, high resolution) or residual Mamba
     layers (late, low resolution).
@@ -60,8 +97,8 @@ class MambaClinix(nn.Module):
     keeps Mamba's initialisation (as there).
 
     Differences from the official code: no nnU-Net objects (plans, ``ConvDropoutNormReLU`` wrappers: the module
-    names differ, so official checkpoints need a key mapping) and no unused ``skip_scale`` parameters (one per Mamba
-    stage); the forward computation is the same.
+    names differ; ``official_checkpoint_filter`` maps an official state_dict, e.g. of an nnU-Net results folder, onto
+    this one) and no unused ``skip_scale`` parameters (one per Mamba stage); the forward computation is the same.
 
     Args:
         spatial_dims: 3 (2 works too: nothing in the design needs 3-D).
@@ -135,6 +172,20 @@ class MambaClinix(nn.Module):
         )
         self.seg_heads = nn.ModuleList(conv(features[l], out_channels, 1) for l in levels)
         self.apply(DynUNet.initialize_weights)  # nnU-Net's He init: kaiming_normal_(a=0.01), zero bias
+
+    @staticmethod
+    def official_checkpoint_filter(key: str, tensor: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """Where a tensor of the official network's state_dict (``nnUNetTrainerMambaClinix``'s
+        ``network_weights``) goes in this one: nothing for the names the official network registers twice
+        (``decoder.encoder.*``, ``*.all_modules.*``) and its unused ``skip_scale`` (672 -> 286 entries at the 6-stage
+        plan), else the one renamed key."""
+        if _OFFICIAL_ALIASES.search(key):
+            return []
+        # the norm of a residual block's projection follows its conv in our Sequential (pool?, conv, norm)
+        key = _SKIP_NORM.sub(lambda m: f".skip.{int(m.group(1)) + 1}.", key)
+        for pattern, replacement in _OFFICIAL_NAMES:
+            key = pattern.sub(replacement, key)
+        return [(key, tensor)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         check_channels_first(
