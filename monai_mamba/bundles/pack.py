@@ -19,7 +19,7 @@ from monai.bundle import ConfigParser
 from monai_mamba.bundles.config_files import BASES_KEY, release_config
 from monai_mamba.bundles.zoo import check_bundle, release_files
 
-__all__ = ["DEFAULT_WEIGHTS_URL", "pack_bundle"]
+__all__ = ["DEFAULT_WEIGHTS_URL", "large_file_entry", "pack_bundle"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,15 @@ def _configure_for_release(staged: Path) -> None:
         if "demo" in config:
             config["demo"] = False
             inference.write_text(json.dumps(config, indent=4) + "\n")
+
+
+def large_file_entry(path: str, url: str, local: Path | None = None) -> dict[str, str]:
+    """An entry of the zoo's ``large_files.yml``: the file ``path`` of the bundle is downloaded from ``url``; with its
+    SHA-256 when the file is at ``local``."""
+    entry = {"path": path, "url": url, "hash_val": "", "hash_type": ""}
+    if local is not None and local.is_file():
+        entry["hash_val"], entry["hash_type"] = hashlib.sha256(local.read_bytes()).hexdigest(), "sha256"
+    return entry
 
 
 def pack_bundle(
@@ -132,15 +141,8 @@ def pack_bundle(
             local = source / "models" / file
             if file != "model.pt" and not local.is_file():
                 continue
-            entry = {
-                "path": f"models/{file}",
-                "url": weights_url.format(name=name, version=version, file=file),
-                "hash_val": "",
-                "hash_type": "",
-            }
-            if local.is_file():
-                entry["hash_val"], entry["hash_type"] = hashlib.sha256(local.read_bytes()).hexdigest(), "sha256"
-            entries.append(entry)
+            url = weights_url.format(name=name, version=version, file=file)
+            entries.append(large_file_entry(f"models/{file}", url, local))
         (staged / "large_files.yml").write_text(yaml.safe_dump({"large_files": entries}, sort_keys=False))
         problems = check_bundle(staged)
         if problems:
