@@ -18,6 +18,7 @@ _SUBPACKAGES = (
     "handlers",
     "losses",
     "nets",
+    "nnunet",
     "ops",
     "planning",
     "profiling",
