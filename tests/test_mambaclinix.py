@@ -78,16 +78,24 @@ def test_he_initialisation_of_convolutions_not_of_the_mamba_conv1d():
 OFFICIAL_STATE_DICTS = json.loads((Path(__file__).parent / "data" / "mambaclinix_official_state_dict.json").read_text())
 
 
-def official_state_dict(names_and_shapes: dict[str, list[int]], seed: int = 0) -> dict[str, torch.Tensor]:
-    """A random state_dict with the official names and shapes; the names the official network registers twice hold
-    the same tensor, as in a real checkpoint (``decoder.encoder.*`` = ``encoder.*``, ``all_modules.0/1`` = the
-    block's conv/norm)."""
+def official_state_dict(
+    names_and_shapes: dict[str, list[int]], seed: int = 0, ours: dict[str, torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
+    """A state_dict with the official names and shapes, random (or, given ``ours``, our network's tensors under the
+    official names; ``skip_scale`` 1); the names the official network registers twice hold the same tensor, as in a
+    real checkpoint (``decoder.encoder.*`` = ``encoder.*``, ``all_modules.0/1`` = the block's conv/norm)."""
     generator = torch.Generator().manual_seed(seed)
     state = {}
     for key, shape in names_and_shapes.items():
-        primary = key.removeprefix("decoder.").replace(".all_modules.0.", ".conv.").replace(".all_modules.1.", ".norm.")
-        state[key] = state.get(primary, torch.randn(shape, generator=generator))
-        state[primary] = state[key]
+        primary = key[len("decoder.") :] if key.startswith("decoder.encoder.") else key
+        primary = primary.replace(".all_modules.0.", ".conv.").replace(".all_modules.1.", ".norm.")
+        if primary not in state:
+            targets = MambaClinix.official_checkpoint_filter(primary, torch.empty(0))
+            if ours is None:
+                state[primary] = torch.randn(shape, generator=generator)
+            else:
+                state[primary] = ours[targets[0][0]].clone() if targets else torch.ones(shape)
+        state[key] = state[primary]
     return {key: state[key] for key in names_and_shapes}
 
 

@@ -1,6 +1,8 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""``python -m monai_mamba.bundles pack NAME [--output_dir DIR] [--weights_url URL]`` and
-``python -m monai_mamba.bundles check PATH``."""
+"""``python -m monai_mamba.bundles pack NAME [--output_dir DIR] [--weights_url URL]``,
+``python -m monai_mamba.bundles check PATH`` and
+``python -m monai_mamba.bundles import-nnunet RESULTS_DIR --output DIR [--bundle NAME] [--folds K|all]
+[--checkpoint final|best] [--weights_url URL]``."""
 
 import logging
 import sys
@@ -19,6 +21,24 @@ def pack(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEIGHTS_UR
         raise SystemExit(f"error: {error}") from None
 
 
+def import_nnunet(
+    results_dir: str,
+    output: str,
+    bundle: str | None = None,
+    folds: str | None = None,
+    checkpoint: str = "final",
+    weights_url: str = "",
+) -> str:
+    """Write a bundle at ``output`` that predicts as nnU-Net with the model of an nnU-Net v2 results folder
+    (``monai_mamba.bundles.import_nnunet_results``)."""
+    from monai_mamba.bundles.nnunet_import import import_nnunet_results
+
+    try:
+        return str(import_nnunet_results(results_dir, output, bundle, folds, checkpoint, weights_url))
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as error:  # the message alone
+        raise SystemExit(f"error: {error}") from None
+
+
 def check(path: str, release: bool = True) -> None:
     """Print what would make the model zoo refuse the bundle at ``path``; exit 1 if anything."""
     problems = check_bundle(path, release)
@@ -31,4 +51,4 @@ def check(path: str, release: bool = True) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    fire.Fire({"pack": pack, "check": check})
+    fire.Fire({"pack": pack, "check": check, "import-nnunet": import_nnunet})
