@@ -370,3 +370,30 @@ def test_imported_bundle_predicts_as_nnunet(tmp_path, monkeypatch, request, make
         f"(stock); logits max |diff| {logits_float32:.1e} (float32); probabilities max |diff| {probabilities_stock:.1e}"
     )
     torch.testing.assert_close(logits, float32_logits.float(), atol=1e-4, rtol=1e-4)
+
+
+def test_imported_bundle_serves_in_monai_label(tmp_path):
+    """MONAI Label's BundleInferTask loads the imported bundle (labels from its metadata) and returns the label map
+    the bundle itself writes, in the image's geometry. Skipped without monailabel (``pip install -e ".[label]"``)."""
+    pytest.importorskip("monailabel", reason="MONAI Label (the label extra) is not installed")
+    from monailabel.tasks.infer.bundle import BundleInferTask
+
+    torch.manual_seed(0)
+    folder = _lightm_results(tmp_path)
+    image = np.random.default_rng(0).normal(60, 90, size=(20, 26, 11))
+    image[5:15, 5:20] += 300
+    helpers.write_case(tmp_path / "imagesTs", "case1", [image], (0.8, 0.9, 2.5))
+    import_nnunet_results(folder, tmp_path / "bundle")
+    task = BundleInferTask(str(tmp_path / "bundle"), {"preload": "false"})
+    assert task.is_valid() and task.labels == {"liver": 1} and task.dimension == 3
+    label_file, _ = task({"image": str(tmp_path / "imagesTs" / "case1_0000.nii.gz"), "device": "cpu"})
+    subprocess.run(
+        [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(tmp_path / "bundle/configs/inference.json"),
+         "--bundle_root", str(tmp_path / "bundle"), "--input_dir", str(tmp_path / "imagesTs"),
+         "--output_dir", str(tmp_path / "ours")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    served, ours = nib.load(label_file), nib.load(str(tmp_path / "ours" / "case1.nii.gz"))
+    np.testing.assert_array_equal(np.asarray(served.dataobj), np.asarray(ours.dataobj))
+    np.testing.assert_allclose(served.affine, ours.affine, atol=1e-5)
+    assert len(np.unique(np.asarray(ours.dataobj))) == 2
