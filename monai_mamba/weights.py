@@ -12,7 +12,14 @@ import torch
 import torch.nn as nn
 from monai.networks.utils import copy_model_state
 
-__all__ = ["LoadReport", "adapt_input_channels", "load_trained_network", "load_vmamba_pretrained", "read_checkpoint"]
+__all__ = [
+    "LoadReport",
+    "adapt_input_channels",
+    "load_official_weights",
+    "load_trained_network",
+    "load_vmamba_pretrained",
+    "read_checkpoint",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +143,46 @@ def load_vmamba_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     report.loaded, report.missing = sorted(loaded), sorted(missing)
     logger.info("VMamba weights from %s: %s", path, report)
     return report
+
+
+def load_official_weights(network: nn.Module, weights: dict[str, torch.Tensor], source: str) -> None:
+    """Load a state_dict trained by a paper's official code into ``network`` strictly: each tensor goes where the
+    network's ``official_checkpoint_filter(key, tensor)`` says (none: dropped, e.g. a duplicate), or under its own
+    name for a network that keeps the official module names.
+
+    Args:
+        network: the network, built with the settings the checkpoint was trained with.
+        weights: the official state_dict.
+        source: named in the error (the checkpoint's path).
+
+    Raises:
+        RuntimeError: naming the tensors missing, unexpected or of another shape (the settings and the weights
+            disagree, or the checkpoint is of another network).
+    """
+    checkpoint_filter = getattr(network, "official_checkpoint_filter", _same_names)
+    state = {}
+    for key, tensor in weights.items():
+        for target, value in checkpoint_filter(key, tensor):
+            state[target] = value
+    own = network.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [
+        f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    if missing or unexpected or shapes:
+        details = "; ".join(
+            f"{label} ({len(items)}): {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
+            for label, items in (("missing", missing), ("unexpected", unexpected), ("other shape", shapes))
+            if items
+        )
+        raise RuntimeError(
+            f"{source} does not fit the {type(network).__name__} of this configuration: {details}. Was it trained "
+            "with these settings (classes, channels, plans)?"
+        )
+    network.load_state_dict(state, strict=True)
 
 
 def load_trained_network(network: nn.Module, path: str | Path, how_to_make_it: str = "") -> nn.Module:

@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 
 import nibabel as nib
 import pytest
 import torch
 from bundle_helpers import run_bundle, run_torchrun, tiny_dataset
+from monai.bundle import ConfigParser
+
+from monai_mamba.nets import MambaUNet
 
 BUNDLE = "mamba_unet"
 METRICS = {
@@ -81,3 +86,45 @@ def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
         ),
     )
     assert (tmp_path / "bundle" / "models" / "checkpoint_epoch=2.pt").is_file()
+
+
+@pytest.mark.slow
+def test_official_checkpoint_imports_into_the_bundle_and_predicts(tmp_path):
+    """A .pth as the official training script writes it (``MambaUnet`` wrapper: ``mamba_unet.`` prefix, 3-channel
+    patch embedding fed a grey image repeated to 3 channels) -> ``import-weights mamba_unet`` -> the bundle's
+    network gives the official output on grey images, and ``monai.bundle run`` predicts with it; a Synapse (9-class)
+    checkpoint needs its overlay, and the refusal says which tensor disagrees."""
+    torch.manual_seed(0)
+    official = MambaUNet(2, in_channels=3, out_channels=4).eval()  # the official VSSM's module tree, 3 channels
+    checkpoint = tmp_path / "mambaunet_best_model.pth"
+    torch.save({f"mamba_unet.{k}": v for k, v in official.state_dict().items()}, checkpoint)
+    output = tmp_path / "imported"
+    command = [sys.executable, "-m", "monai_mamba.bundles", "import-weights", BUNDLE, str(checkpoint), "--output"]
+    subprocess.run([*command, str(output)], check=True, capture_output=True)
+
+    parser = ConfigParser()
+    parser.read_config(str(output / "configs" / "inference.json"))
+    parser.update({"bundle_root": str(output)})
+    network = parser.get_parsed_content("network_def").eval()
+    network.load_state_dict(torch.load(output / "models" / "model.pt", weights_only=True))
+    grey = torch.rand(1, 1, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(network(grey), official(grey.repeat(1, 3, 1, 1)), atol=1e-4, rtol=1e-4)
+
+    data = tiny_dataset(tmp_path, 3, 4, [32, 32, 6])
+    subprocess.run(
+        [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(output / "configs" / "inference.json"),
+         "--dataset_dir", data],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (prediction,) = (output / "predictions").glob("*_seg.nii.gz")
+    assert nib.load(prediction).shape == (32, 32, 6)
+
+    synapse = MambaUNet(2, in_channels=3, out_channels=9)
+    torch.save({f"mamba_unet.{k}": v for k, v in synapse.state_dict().items()}, checkpoint)
+    refused = subprocess.run([*command, str(tmp_path / "acdc")], capture_output=True, text=True)
+    assert (
+        refused.returncode != 0 and "other shape (1): output.weight: (9, 96, 1, 1) vs (4, 96, 1, 1)" in refused.stderr
+    )
+    subprocess.run([*command, str(tmp_path / "synapse"), "--overlays", "synapse"], check=True, capture_output=True)
+    assert torch.load(tmp_path / "synapse" / "models" / "model.pt", weights_only=True)["output.weight"].shape[0] == 9

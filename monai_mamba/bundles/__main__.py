@@ -1,8 +1,9 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """``python -m monai_mamba.bundles pack NAME [--output_dir DIR] [--weights_url URL]``,
-``python -m monai_mamba.bundles check PATH`` and
+``python -m monai_mamba.bundles check PATH``,
 ``python -m monai_mamba.bundles import-nnunet RESULTS_DIR --output DIR [--bundle NAME] [--folds K|all]
-[--checkpoint final|best] [--weights_url URL]``."""
+[--checkpoint final|best] [--weights_url URL]``,
+``python -m monai_mamba.bundles import-weights NAME CHECKPOINT --output DIR [--overlays OVERLAY]``."""
 
 import logging
 import sys
@@ -39,6 +40,17 @@ def import_nnunet(
         raise SystemExit(f"error: {error}") from None
 
 
+def import_weights(name: str, checkpoint: str, output: str, overlays: str | tuple = ()) -> str:
+    """Write bundle ``name`` with ``models/model.pt`` from a checkpoint of the paper's official code
+    (``monai_mamba.bundles.import_official_weights``)."""
+    from monai_mamba.bundles.weights_import import import_official_weights
+
+    try:
+        return str(import_official_weights(name, checkpoint, output, overlays))
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as error:  # the message alone
+        raise SystemExit(f"error: {error}") from None
+
+
 def check(path: str, release: bool = True) -> None:
     """Print what would make the model zoo refuse the bundle at ``path``; exit 1 if anything."""
     problems = check_bundle(path, release)
@@ -51,4 +63,4 @@ def check(path: str, release: bool = True) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    fire.Fire({"pack": pack, "check": check, "import-nnunet": import_nnunet})
+    fire.Fire({"pack": pack, "check": check, "import-nnunet": import_nnunet, "import-weights": import_weights})

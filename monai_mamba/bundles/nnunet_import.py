@@ -20,12 +20,12 @@ import shutil
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 import yaml
 from monai.bundle import ConfigParser
 
 from monai_mamba.bundles.pack import large_file_entry
 from monai_mamba.nnunet.results import NnUNetResults, read_nnunet_checkpoint
+from monai_mamba.weights import load_official_weights
 
 __all__ = ["import_nnunet_results"]
 
@@ -33,43 +33,6 @@ logger = logging.getLogger(__name__)
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 _SCHEMES = {"ZScoreNormalization": "z-score", "CTNormalization": "CT (clipped, z-scored with the dataset's statistics)"}
-
-
-def _official_filter(network: nn.Module):
-    return getattr(network, "official_checkpoint_filter", lambda key, tensor: [(key, tensor)])
-
-
-def load_official_weights(network: nn.Module, weights: dict[str, torch.Tensor], source: str) -> None:
-    """Load an official state_dict into ``network`` strictly, through its ``official_checkpoint_filter``.
-
-    Raises:
-        RuntimeError: naming the tensors missing, unexpected or of another shape (the plans and the weights disagree,
-            or the checkpoint is not of this trainer).
-    """
-    checkpoint_filter = _official_filter(network)
-    state = {}
-    for key, tensor in weights.items():
-        for target, value in checkpoint_filter(key, tensor):
-            state[target] = value
-    own = network.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = [
-        f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in own
-        if k in state and state[k].shape != own[k].shape
-    ]
-    if missing or unexpected or shapes:
-        details = "; ".join(
-            f"{label} ({len(items)}): {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
-            for label, items in (("missing", missing), ("unexpected", unexpected), ("other shape", shapes))
-            if items
-        )
-        raise RuntimeError(
-            f"{source} does not fit the {type(network).__name__} the plans describe: {details}. Is it a checkpoint "
-            "of this trainer, plans and configuration?"
-        )
-    network.load_state_dict(state, strict=True)
 
 
 def _inference_config(results: NnUNetResults, network_def: dict, num_folds: int, mirror_axes) -> dict:

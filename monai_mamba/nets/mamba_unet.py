@@ -135,6 +135,16 @@ class MambaUNet(nn.Module):
             targets.append((f"layers_up.{len(self.layers) - 1 - int(stage[1])}.{stage[2]}", tensor))
         return targets
 
+    def official_checkpoint_filter(self, key: str, tensor: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """Where a tensor of a checkpoint of the official training scripts (``train_fully_supervised_2D_VIM.py``:
+        ``torch.save(model.state_dict())`` of the ``MambaUnet`` wrapper, whose ``VSSM`` is ``mamba_unet``) goes:
+        the same name without the wrapper's prefix; the wrapper's 3-channel patch embedding (it repeats a grey image
+        to 3 channels) adapted to ``in_channels`` (``adapt_input_channels``: the same output for a grey image)."""
+        key = key.removeprefix("module.").removeprefix("mamba_unet.")
+        if key == "patch_embed.proj.weight" and tensor.shape[1] != self.in_channels:
+            tensor = adapt_input_channels(tensor, self.in_channels)
+        return [(key, tensor)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels_first(
             "MambaUNet",
