@@ -248,3 +248,40 @@ def test_the_traced_torchscript_a_zoo_release_ships_loads_and_equals_eager(name,
         torch.testing.assert_close(
             torch.jit.load(str(bundle / "models" / "model.ts"))(x), network.eval()(x), atol=1e-4, rtol=1e-4
         )
+
+
+def test_the_zoos_verify_bundle_passes_on_an_imported_nnunet_model(tmp_path, verify_bundle, monkeypatch):
+    """A bundle written by ``import-nnunet`` (a LightM-UNet results folder), its model.pt published at the
+    ``--weights_url`` it names and fetched through its ``large_files.yml``, passes ``verify_bundle`` in full mode."""
+    from nnunet_helpers import architecture, dataset_json, plans, write_results
+
+    from monai_mamba.bundles import import_nnunet_results
+    from monai_mamba.nets import LightMUNet
+
+    name = "lightm_unet_dataset999"
+    layout = architecture([32, 64, 128, 256], [[3, 3, 3]] * 4, [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]])
+    folder = write_results(
+        tmp_path / "results",
+        "nnUNetTrainerLightMUNet",
+        "3d_fullres",
+        plans("3d_fullres", [16, 16, 16], [2.0, 1.0, 1.5], ["CTNormalization"], [False], layout),
+        dataset_json(["CT"], ["background", "liver"]),
+        {0: LightMUNet(3, 1, 2).state_dict()},
+        (0, 1, 2),
+    )
+    server, models = tmp_path / "server", tmp_path / "models"
+    server.mkdir()
+    bundle = import_nnunet_results(folder, models / name, weights_url=(server / "model.pt").as_uri())
+    shutil.move(str(bundle / "models" / "model.pt"), server / "model.pt")  # published; verify fetches it
+    (models / "model_info.json").write_text("{}")
+    (bundle / "eval").mkdir()
+    shutil.copy2(SCHEMA, bundle / "eval" / "schema.json")
+    monkeypatch.setattr(
+        verify_bundle, "exclude_verify_torchscript_list", [*verify_bundle.exclude_verify_torchscript_list, name]
+    )
+    path = list(sys.path)
+    try:
+        verify_bundle.verify(name, str(models), mode="full")
+    finally:
+        sys.path[:] = path
+    assert (bundle / "models" / "model.pt").is_file()
