@@ -136,17 +136,13 @@ def _release(name: str, tmp_path: Path, verify_bundle, data: str) -> Path:
     return models
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_the_zoos_verify_bundle_passes_in_full_mode(name, tmp_path, verify_bundle, monkeypatch):
-    data = _data(name, tmp_path)
-    models = _release(name, tmp_path, verify_bundle, data)
-    bundle = models / name
-    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
-    assert meta["schema"].rsplit("/", 1)[1] == SCHEMA.name  # the schema file the metadata cites (its copy)
-    (bundle / "eval").mkdir()
-    shutil.copy2(SCHEMA, bundle / "eval" / "schema.json")  # what the zoo's ci/prepare_schema.py downloads
-    # a zoo pull request adds the bundle to exclude_verify_torchscript_list (see the bundle README): the networks are
-    # traced, not scripted; the traced model.ts is checked below
+def _verify_in_full_mode(verify_bundle, monkeypatch, name: str, models: Path) -> None:
+    """``verify_bundle.verify(name, models, mode="full")`` as the zoo's CI runs it on a pull request that adds the
+    bundle: the metadata schema where ``ci/prepare_schema.py`` puts it, and the bundle in
+    ``exclude_verify_torchscript_list`` (see the bundle README: the networks are traced, not scripted; the traced
+    model.ts is checked below)."""
+    (models / name / "eval").mkdir()
+    shutil.copy2(SCHEMA, models / name / "eval" / "schema.json")
     monkeypatch.setattr(
         verify_bundle, "exclude_verify_torchscript_list", [*verify_bundle.exclude_verify_torchscript_list, name]
     )
@@ -155,6 +151,16 @@ def test_the_zoos_verify_bundle_passes_in_full_mode(name, tmp_path, verify_bundl
         verify_bundle.verify(name, str(models), mode="full")
     finally:
         sys.path[:] = path
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_zoos_verify_bundle_passes_in_full_mode(name, tmp_path, verify_bundle, monkeypatch):
+    data = _data(name, tmp_path)
+    models = _release(name, tmp_path, verify_bundle, data)
+    bundle = models / name
+    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
+    assert meta["schema"].rsplit("/", 1)[1] == SCHEMA.name  # the schema file the metadata cites (its copy)
+    _verify_in_full_mode(verify_bundle, monkeypatch, name, models)
     assert (bundle / "models" / "model.pt").is_file()  # fetched through large_files.yml
 
 
@@ -274,14 +280,5 @@ def test_the_zoos_verify_bundle_passes_on_an_imported_nnunet_model(tmp_path, ver
     bundle = import_nnunet_results(folder, models / name, weights_url=(server / "model.pt").as_uri())
     shutil.move(str(bundle / "models" / "model.pt"), server / "model.pt")  # published; verify fetches it
     (models / "model_info.json").write_text("{}")
-    (bundle / "eval").mkdir()
-    shutil.copy2(SCHEMA, bundle / "eval" / "schema.json")
-    monkeypatch.setattr(
-        verify_bundle, "exclude_verify_torchscript_list", [*verify_bundle.exclude_verify_torchscript_list, name]
-    )
-    path = list(sys.path)
-    try:
-        verify_bundle.verify(name, str(models), mode="full")
-    finally:
-        sys.path[:] = path
+    _verify_in_full_mode(verify_bundle, monkeypatch, name, models)
     assert (bundle / "models" / "model.pt").is_file()
