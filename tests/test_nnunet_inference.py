@@ -64,6 +64,8 @@ def test_tile_starts_equal_nnunet(size, tile):
 def test_gaussian_weights_are_nnunets_up_to_scale(tile):
     expected = compute_gaussian(tile, 1 / 8, 1, dtype=torch.float32, device=torch.device("cpu"))
     torch.testing.assert_close(_gaussian(tile), expected / expected.max(), rtol=1e-6, atol=1e-7)
+    half = compute_gaussian(tile, 1 / 8, 10, dtype=torch.float16, device=torch.device("cpu"))
+    assert torch.equal(_gaussian(tile, torch.float16), half)  # nnU-Net's own weights: max 10, float16
 
 
 @pytest.mark.parametrize(
@@ -197,6 +199,33 @@ def test_sliding_window_equals_nnunets_predictor(monkeypatch, patch, shape, mirr
     result = NnUNetSlidingWindowInferer(patch, 0.5, mirror)(image, network)[0]
     assert result.shape == expected.shape
     torch.testing.assert_close(result, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("patch, shape", [((8, 8, 8), (1, 2, 13, 20, 6)), ((8, 8), (1, 2, 3, 13, 5))])
+def test_float16_accumulation_reproduces_nnunet_as_shipped(patch, shape):
+    """With ``accumulation_dtype="float16"`` the logits are nnU-Net 2.x's own, float16 rounding and the underflowing
+    weights at the image border included (float32 accumulation differs from them there by far more)."""
+    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
+    image = torch.randn(shape, generator=torch.Generator().manual_seed(0)) * 3
+    plans = helpers.plans(
+        "3d_fullres" if len(patch) == 3 else "2d", patch, [1.0] * len(patch), ["NoNormalization"], [False], {}
+    )
+    manager = PlansManager(plans)
+    predictor = nnUNetPredictor(
+        perform_everything_on_device=False, device=torch.device("cpu"), verbose=False, allow_tqdm=False
+    )
+    network = _Probe().eval()
+    mirror = tuple(range(len(patch)))
+    predictor.manual_initialization(
+        network, manager, manager.get_configuration(next(iter(plans["configurations"]))), [network.state_dict()],
+        helpers.dataset_json(["x", "y"], ["background", "a"]), "probe", mirror,
+    )  # fmt: skip
+    expected = predictor.predict_sliding_window_return_logits(image[0]).float()
+    float16 = NnUNetSlidingWindowInferer(patch, 0.5, mirror, accumulation_dtype="float16")(image, network)[0]
+    float32 = NnUNetSlidingWindowInferer(patch, 0.5, mirror)(image, network)[0]
+    torch.testing.assert_close(float16, expected, atol=1e-3, rtol=1e-3)
+    assert (float32 - expected).abs().max() > 10 * (float16 - expected).abs().max()
 
 
 def test_fold_ensemble_averages_logits():

@@ -37,13 +37,14 @@ def tile_starts(size: int, tile: int, step: float) -> list[int]:
 
 
 @lru_cache(maxsize=4)
-def _gaussian(tile: tuple[int, ...], sigma_scale: float = 1 / 8) -> torch.Tensor:
-    """nnU-Net's tile weights: a sampled Gaussian of sigma ``tile * sigma_scale`` centred at ``tile // 2``, max 1, no
-    zeros."""
+def _gaussian(tile: tuple[int, ...], dtype: torch.dtype = torch.float32, sigma_scale: float = 1 / 8) -> torch.Tensor:
+    """nnU-Net's tile weights: a sampled Gaussian of sigma ``tile * sigma_scale`` centred at ``tile // 2``, no zeros
+    (the smallest non-zero weight replaces them); max 1 in float32, max 10 in float16 as nnU-Net scales it there."""
     delta = np.zeros(tile)
     delta[tuple(t // 2 for t in tile)] = 1
     weights = gaussian_filter(delta, [t * sigma_scale for t in tile], 0, mode="constant", cval=0)
-    weights = torch.from_numpy(weights / weights.max()).float()
+    scale = 10.0 if dtype == torch.float16 else 1.0
+    weights = torch.from_numpy(weights / (weights.max() / scale)).to(dtype)
     weights[weights == 0] = weights[weights > 0].min()
     return weights
 
@@ -58,10 +59,13 @@ class NnUNetSlidingWindowInferer(Inferer):
         mirror_axes: the trainer's ``inference_allowed_mirroring_axes`` (axes of the patch); every combination of
             flips is predicted and averaged. None or empty: no mirroring.
         use_gaussian: weight each tile by ``_gaussian`` (else uniformly).
+        accumulation_dtype: ``"float32"``, or ``"float16"`` to reproduce nnU-Net 2.x as shipped, which accumulates
+            the weighted logits and the weights in float16: there the weights of tile edges underflow at the image
+            border and the logits carry float16 rounding.
 
     Shapes:
-        ``(1, c, d0, d1, d2)`` -> ``(1, classes, d0, d1, d2)``; axes smaller than the patch are zero-padded
-        (centred) and cropped back. Logits are accumulated in float32 (nnU-Net 2.x uses float16 buffers).
+        ``(1, c, d0, d1, d2)`` -> ``(1, classes, d0, d1, d2)`` float32; axes smaller than the patch are zero-padded
+        (centred) and cropped back.
     """
 
     def __init__(
@@ -70,8 +74,12 @@ class NnUNetSlidingWindowInferer(Inferer):
         tile_step_size: float = 0.5,
         mirror_axes: Sequence[int] | None = None,
         use_gaussian: bool = True,
+        accumulation_dtype: str = "float32",
     ) -> None:
         super().__init__()
+        if accumulation_dtype not in ("float32", "float16"):
+            raise ValueError(f"accumulation_dtype must be 'float32' or 'float16', got {accumulation_dtype!r}.")
+        self.accumulation_dtype = getattr(torch, accumulation_dtype)
         if not 0 < tile_step_size <= 1:
             raise ValueError(f"tile_step_size must be in (0, 1], got {tile_step_size}.")
         self.patch_size = tuple(int(p) for p in patch_size)
@@ -103,8 +111,10 @@ class NnUNetSlidingWindowInferer(Inferer):
         image = F.pad(image, pad)
         padded = list(image.shape[1:])
         starts = [tile_starts(s, p, self.tile_step_size) for s, p in zip(padded[-dims:], self.patch_size)]
-        weights = _gaussian(self.patch_size).to(image.device) if self.use_gaussian else torch.ones(self.patch_size)
-        logits, total = None, torch.zeros(padded, device=image.device)
+        dtype = self.accumulation_dtype
+        weights = _gaussian(self.patch_size, dtype) if self.use_gaussian else torch.ones(self.patch_size, dtype=dtype)
+        weights = weights.to(image.device)
+        logits, total = None, torch.zeros(padded, device=image.device, dtype=dtype)
         slices = range(padded[0]) if dims == 2 else [None]
         for z in slices:
             for corner in itertools.product(*starts):
@@ -112,12 +122,12 @@ class NnUNetSlidingWindowInferer(Inferer):
                 region = (z, *region) if dims == 2 else region
                 prediction = self._predict_tile(image[(slice(None), *region)][None], network)[0].float()
                 if logits is None:
-                    logits = torch.zeros((prediction.shape[0], *padded), device=image.device)
+                    logits = torch.zeros((prediction.shape[0], *padded), device=image.device, dtype=dtype)
                 logits[(slice(None), *region)] += prediction * weights
                 total[region] += weights
         logits /= total
         crop = [slice(None)] * (3 - dims) + [slice(d // 2, d // 2 + s) for d, s in zip(padding, spatial[-dims:])]
-        return logits[(slice(None), *crop)][None]
+        return logits[(slice(None), *crop)][None].float()
 
 
 class FoldEnsemble(nn.Module):
