@@ -114,7 +114,11 @@ def write_results(root: Path, trainer: str, configuration: str, plans_dict, data
                 "network_weights": {f"_orig_mod.{k}": v for k, v in state.items()},
                 "optimizer_state": {},
                 "grad_scaler_state": None,
-                "logging": {"mean_fg_dice": [np.float64(0.5), np.float64(0.6)], "epoch_end_timestamps": [1.0, 2.0]},
+                "logging": {
+                    "mean_fg_dice": [np.float64(0.5), np.float64(0.6)],
+                    "dice_per_class_or_region": [np.array([0.4, 0.6]), np.array([0.5, 0.7])],
+                    "epoch_end_timestamps": [1.0, 2.0],
+                },
                 "_best_ema": np.float64(0.6),
                 "current_epoch": 2,
                 "init_args": {

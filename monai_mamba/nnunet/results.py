@@ -124,8 +124,8 @@ def _architecture(configuration: Mapping) -> dict:
 
 def read_nnunet_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], tuple[int, ...] | None]:
     """The network weights (wrapper prefixes removed) and mirroring axes of an nnU-Net checkpoint, read with
-    ``torch.load(weights_only=True)``; numpy scalars (nnU-Net's logged metrics) and ``torch.device`` are the only
-    objects allowed besides tensors.
+    ``torch.load(weights_only=True)``; numpy scalars and arrays (nnU-Net's logged metrics) are the only objects
+    allowed besides tensors and plain Python values.
 
     Raises:
         FileNotFoundError: no such file.
@@ -134,9 +134,9 @@ def read_nnunet_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], tuple[i
     """
     if not path.is_file():
         raise FileNotFoundError(f"nnU-Net checkpoint not found: {path}.")
-    allowed = [np.dtype, type(np.dtype(np.float64)), type(np.dtype(np.float32)), np.float64, np.float32]
-    scalar = getattr(getattr(np, "_core", np.core).multiarray, "scalar", None)
-    allowed += [scalar] if scalar is not None else []
+    multiarray = (np._core if hasattr(np, "_core") else np.core).multiarray  # numpy 2 / 1
+    allowed = [np.dtype, np.ndarray, multiarray.scalar, multiarray._reconstruct]
+    allowed += [type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_)]
     try:
         with torch.serialization.safe_globals(allowed):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
