@@ -13,6 +13,7 @@ import torch
 from bundle_helpers import run_bundle, run_torchrun, tiny_dataset
 from monai.bundle import ConfigParser
 
+from monai_mamba.bundles import import_official_weights
 from monai_mamba.nets import MambaUNet
 
 BUNDLE = "mamba_unet"
@@ -126,5 +127,5 @@ def test_official_checkpoint_imports_into_the_bundle_and_predicts(tmp_path):
     assert (
         refused.returncode != 0 and "other shape (1): output.weight: (9, 96, 1, 1) vs (4, 96, 1, 1)" in refused.stderr
     )
-    subprocess.run([*command, str(tmp_path / "synapse"), "--overlays", "synapse"], check=True, capture_output=True)
+    import_official_weights(BUNDLE, checkpoint, tmp_path / "synapse", overlays="synapse")
     assert torch.load(tmp_path / "synapse" / "models" / "model.pt", weights_only=True)["output.weight"].shape[0] == 9

@@ -1,14 +1,14 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """Turn an nnU-Net v2 results folder trained by a paper's own trainer into a MONAI bundle that predicts as nnU-Net
 does: ``python -m monai_mamba.bundles import-nnunet RESULTS_DIR --output DIR [--bundle NAME] [--folds K|all]
-[--checkpoint final|best]``.
+[--checkpoint final|best] [--weights_url URL]``.
 
 The bundle holds ``models/model.pt`` (our network's state_dict, loaded strictly through the network's
 ``official_checkpoint_filter`` where its module names differ from the official ones; several folds: a
 ``FoldEnsemble``), a standalone ``configs/inference.json`` whose values come from ``plans.json`` and
 ``dataset.json`` (reader, axis order, crop, normalisation, spacing, patch, tile step 0.5, Gaussian weights,
-mirroring, export), ``configs/metadata.json`` with the label names of ``dataset.json``, docs and the license of the
-paper's bundle.
+mirroring, export), ``configs/metadata.json`` with the label names of ``dataset.json``, ``large_files.yml``, docs and
+the license of the paper's bundle.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 import yaml
 from monai.bundle import ConfigParser
 
-from monai_mamba.bundles.pack import large_file_entry
+from monai_mamba.bundles.pack import BUNDLES, large_file_entry
 from monai_mamba.nnunet.results import NnUNetResults, read_nnunet_checkpoint
 from monai_mamba.weights import load_official_weights
 
@@ -31,7 +31,6 @@ __all__ = ["import_nnunet_results"]
 
 logger = logging.getLogger(__name__)
 
-BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 _SCHEMES = {"ZScoreNormalization": "z-score", "CTNormalization": "CT (clipped, z-scored with the dataset's statistics)"}
 
 
