@@ -160,6 +160,22 @@ class _Probe(torch.nn.Module):
         return torch.cat([x[:, :1] * 2 + ramp, -x[:, :1] + ramp.flip(-1)], dim=1)
 
 
+def _nnunet_logits(image: torch.Tensor, network: torch.nn.Module, patch, mirror) -> torch.Tensor:
+    """nnUNetPredictor.predict_sliding_window_return_logits of ``network`` on ``image`` ``(1, c, *spatial)``."""
+    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
+    configuration = "3d_fullres" if len(patch) == 3 else "2d"
+    manager = PlansManager(helpers.plans(configuration, patch, [1.0] * len(patch), ["NoNormalization"], [False], {}))
+    predictor = nnUNetPredictor(
+        perform_everything_on_device=False, device=torch.device("cpu"), verbose=False, allow_tqdm=False
+    )
+    predictor.manual_initialization(
+        network, manager, manager.get_configuration(configuration), [network.state_dict()],
+        helpers.dataset_json(["x", "y"], ["background", "a"]), "probe", mirror or None,
+    )  # fmt: skip
+    return predictor.predict_sliding_window_return_logits(image[0]).float()
+
+
 @pytest.mark.parametrize(
     "patch, shape, mirror",
     [((8, 8, 8), (1, 2, 13, 20, 6), (0, 1, 2)), ((8, 8, 8), (1, 2, 8, 8, 8), ()), ((8, 8), (1, 2, 3, 13, 5), (0, 1))],
@@ -169,7 +185,6 @@ def test_sliding_window_equals_nnunets_predictor(monkeypatch, patch, shape, mirr
     nnUNetPredictor.predict_sliding_window_return_logits, with its accumulation buffers and Gaussian in float32 (in
     float16, nnU-Net's own rounding dominates: its weights underflow at the tile corners)."""
     from nnunetv2.inference import predict_from_raw_data
-    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
     monkeypatch.setattr(torch, "half", torch.float32)
     gaussian = predict_from_raw_data.compute_gaussian
@@ -178,24 +193,8 @@ def test_sliding_window_equals_nnunets_predictor(monkeypatch, patch, shape, mirr
     )
 
     image = torch.randn(shape)
-    plans = helpers.plans(
-        "3d_fullres" if len(patch) == 3 else "2d", patch, [1.0] * len(patch), ["NoNormalization"], [False], {}
-    )
-    manager = PlansManager(plans)
-    predictor = nnUNetPredictor(
-        perform_everything_on_device=False, device=torch.device("cpu"), verbose=False, allow_tqdm=False
-    )
     network = _Probe().eval()
-    predictor.manual_initialization(
-        network,
-        manager,
-        manager.get_configuration(next(iter(plans["configurations"]))),
-        [network.state_dict()],
-        helpers.dataset_json(["x", "y"], ["background", "a"]),
-        "probe",
-        mirror or None,
-    )
-    expected = predictor.predict_sliding_window_return_logits(image[0]).float()
+    expected = _nnunet_logits(image, network, patch, mirror)
     result = NnUNetSlidingWindowInferer(patch, 0.5, mirror)(image, network)[0]
     assert result.shape == expected.shape
     torch.testing.assert_close(result, expected, atol=1e-5, rtol=1e-5)
@@ -205,23 +204,10 @@ def test_sliding_window_equals_nnunets_predictor(monkeypatch, patch, shape, mirr
 def test_float16_accumulation_reproduces_nnunet_as_shipped(patch, shape):
     """With ``accumulation_dtype="float16"`` the logits are nnU-Net 2.x's own, float16 rounding and the underflowing
     weights at the image border included (float32 accumulation differs from them there by far more)."""
-    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
-
     image = torch.randn(shape, generator=torch.Generator().manual_seed(0)) * 3
-    plans = helpers.plans(
-        "3d_fullres" if len(patch) == 3 else "2d", patch, [1.0] * len(patch), ["NoNormalization"], [False], {}
-    )
-    manager = PlansManager(plans)
-    predictor = nnUNetPredictor(
-        perform_everything_on_device=False, device=torch.device("cpu"), verbose=False, allow_tqdm=False
-    )
     network = _Probe().eval()
     mirror = tuple(range(len(patch)))
-    predictor.manual_initialization(
-        network, manager, manager.get_configuration(next(iter(plans["configurations"]))), [network.state_dict()],
-        helpers.dataset_json(["x", "y"], ["background", "a"]), "probe", mirror,
-    )  # fmt: skip
-    expected = predictor.predict_sliding_window_return_logits(image[0]).float()
+    expected = _nnunet_logits(image, network, patch, mirror)
     float16 = NnUNetSlidingWindowInferer(patch, 0.5, mirror, accumulation_dtype="float16")(image, network)[0]
     float32 = NnUNetSlidingWindowInferer(patch, 0.5, mirror)(image, network)[0]
     torch.testing.assert_close(float16, expected, atol=1e-3, rtol=1e-3)
