@@ -31,6 +31,8 @@ from pathlib import Path
 
 from monai.bundle import ConfigParser, ConfigWorkflow
 
+from monai_mamba.bundles.paths import caller_locals, running_workflow
+
 __all__ = ["BASES_KEY", "expand_config_files", "load_config", "release_config"]
 
 BASES_KEY = "bases"
@@ -67,28 +69,10 @@ def expand_config_files(files: str | Path | Sequence[str | Path], _seen: tuple =
     return expanded
 
 
-def _caller_locals(matches) -> dict | None:
-    """The local variables of the nearest calling frame for which ``matches(frame)`` is true, else None."""
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            if matches(frame):
-                return frame.f_locals
-            frame = frame.f_back
-    finally:
-        del frame
-    return None
-
-
 def _create_workflow_frame():
     """Config files and arguments of the running ``monai.bundle run``/``create_workflow``, else None."""
-    found = _caller_locals(lambda f: f.f_code.co_name == "create_workflow" and "_args" in f.f_locals)
+    found = caller_locals(lambda f: f.f_code.co_name == "create_workflow" and "_args" in f.f_locals)
     return None if found is None else (found.get("config_file"), dict(found["_args"]))
-
-
-def _running_workflow() -> ConfigWorkflow | None:
-    found = _caller_locals(lambda f: isinstance(f.f_locals.get("self"), ConfigWorkflow))
-    return None if found is None else found["self"]
 
 
 def load_config() -> None:
@@ -104,7 +88,7 @@ def load_config() -> None:
     """
     from monai_mamba.bundles.overrides import check_overrides
 
-    workflow = _running_workflow()
+    workflow = running_workflow()
     if workflow is None:
         return
     found = _create_workflow_frame()

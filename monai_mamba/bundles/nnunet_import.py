@@ -13,7 +13,6 @@ the license of the paper's bundle.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import shutil
@@ -24,6 +23,7 @@ import yaml
 from monai.bundle import ConfigParser
 
 from monai_mamba.bundles.pack import BUNDLES, large_file_entry
+from monai_mamba.bundles.paths import new_output_folder
 from monai_mamba.nnunet.results import NnUNetResults, read_nnunet_checkpoint
 from monai_mamba.weights import load_official_weights
 
@@ -34,16 +34,18 @@ logger = logging.getLogger(__name__)
 _SCHEMES = {"ZScoreNormalization": "z-score", "CTNormalization": "CT (clipped, z-scored with the dataset's statistics)"}
 
 
-def _inference_config(results: NnUNetResults, network_def: dict, num_folds: int, mirror_axes) -> dict:
+def _network_def(network_def: dict, num_folds: int) -> dict:
+    """The bundle's network: the trainer's network, or a ``FoldEnsemble`` of one per fold."""
+    if num_folds == 1:
+        return network_def
+    return {"_target_": "monai_mamba.nnunet.FoldEnsemble", "network": network_def, "num_folds": num_folds}
+
+
+def _inference_config(results: NnUNetResults, network_def: dict, mirror_axes) -> dict:
     c = results.configuration
     plans = results.plans
     data_kwargs = {k: v for k, v in c.get("resampling_fn_data_kwargs", {}).items() if k != "is_seg"}
     logits_kwargs = {k: v for k, v in c.get("resampling_fn_probabilities_kwargs", {}).items() if k != "is_seg"}
-    ensemble = (
-        {"_target_": "monai_mamba.nnunet.FoldEnsemble", "network": network_def, "num_folds": num_folds}
-        if num_folds > 1
-        else network_def
-    )
     return {
         "imports": ["$import monai_mamba"],
         "bundle_root": ".",
@@ -71,7 +73,7 @@ def _inference_config(results: NnUNetResults, network_def: dict, num_folds: int,
             "tile_step_size": 0.5,
             "accumulation_dtype": "float32",  # "float16": nnU-Net 2.x as shipped, its rounding at the image border
         },
-        "network_def": ensemble,
+        "network_def": network_def,
         "network": "$@network_def.to(@device)",
         "datalist": {
             "_target_": "monai_mamba.nnunet.nnunet_cases",
@@ -275,33 +277,20 @@ def import_nnunet_results(
             f"{results.trainer_name} trains the network of the {results.trainer.bundle!r} bundle, not {bundle!r}."
         )
     bundle = results.trainer.bundle
-    output = Path(output)
-    if output.exists() and any(output.iterdir()):
-        raise FileExistsError(f"{output} is not empty; give a new folder (nothing is overwritten).")
+    output = new_output_folder(output)
     fold_names = results.folds(folds)
-    network_def = results.network_def()
-    network = ConfigParser({"network_def": network_def}).get_parsed_content("network_def")
+    network_def = _network_def(results.network_def(), len(fold_names))
+    model = ConfigParser({"network_def": network_def}).get_parsed_content("network_def")
     mirror_axes = None
-    networks = []
-    for fold in fold_names:
+    for fold, network in zip(fold_names, model.networks if len(fold_names) > 1 else [model]):
         path = results.checkpoint_path(fold, checkpoint)
         weights, axes = read_nnunet_checkpoint(path)
-        mirror_axes = axes if mirror_axes is None else mirror_axes
-        fold_network = copy.deepcopy(network)
-        load_official_weights(fold_network, weights, str(path))
-        networks.append(fold_network)
+        mirror_axes = axes if mirror_axes is None else mirror_axes  # the first fold's, as nnU-Net reads them
+        load_official_weights(network, weights, str(path))
     if mirror_axes is None:
         mirror_axes = tuple(range(len(results.configuration["patch_size"])))
-    if len(networks) > 1:
-        from monai_mamba.nnunet.inferer import FoldEnsemble
 
-        model = FoldEnsemble(network, len(networks))
-        for target, source in zip(model.networks, networks):
-            target.load_state_dict(source.state_dict())
-    else:
-        model = networks[0]
-
-    config = _inference_config(results, network_def, len(networks), mirror_axes)
+    config = _inference_config(results, network_def, mirror_axes)
     (output / "configs").mkdir(parents=True, exist_ok=True)
     (output / "models").mkdir(exist_ok=True)
     (output / "docs").mkdir(exist_ok=True)
@@ -322,7 +311,7 @@ def import_nnunet_results(
         results.trainer_name,
         results.configuration_name,
         output,
-        len(networks),
+        len(fold_names),
         tuple(mirror_axes),
     )
     return output

@@ -1,34 +1,40 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Find the folder of the bundle whose configs are being run."""
+"""Find the running bundle workflow and the folder of its configs; check that an output folder is new."""
 
 from __future__ import annotations
 
 import inspect
 import os
+from pathlib import Path
 
-__all__ = ["bundle_root", "config_dir"]
+__all__ = ["bundle_root", "caller_locals", "config_dir", "new_output_folder", "running_workflow"]
 
 
-def _running_workflow():
-    """The ``monai.bundle.ConfigWorkflow`` on the call stack (the one parsing the config), or None."""
-    from monai.bundle import ConfigWorkflow
-
+def caller_locals(matches) -> dict | None:
+    """The local variables of the nearest calling frame for which ``matches(frame)`` is true, else None."""
     frame = inspect.currentframe()
     try:
         while frame is not None:
-            owner = frame.f_locals.get("self")
-            if isinstance(owner, ConfigWorkflow):
-                return owner
+            if matches(frame):
+                return frame.f_locals
             frame = frame.f_back
     finally:
         del frame
     return None
 
 
+def running_workflow():
+    """The ``monai.bundle.ConfigWorkflow`` on the call stack (the one parsing the config), or None."""
+    from monai.bundle import ConfigWorkflow
+
+    found = caller_locals(lambda frame: isinstance(frame.f_locals.get("self"), ConfigWorkflow))
+    return None if found is None else found["self"]
+
+
 def config_dir(default: str = "configs") -> str:
     """The folder of the config files the running ``monai.bundle`` workflow read (absolute), else ``default``:
     where a command that runs another config of the same bundle finds it, whatever ``--bundle_root`` says."""
-    workflow = _running_workflow()
+    workflow = running_workflow()
     return os.path.abspath(str(workflow.config_root_path) if workflow is not None else default)
 
 
@@ -42,8 +48,17 @@ def bundle_root(default: str = ".") -> str:
     any directory and wherever it was unpacked. Outside a workflow (a plain ``ConfigParser``) it returns
     ``default``. An explicit ``--bundle_root`` override (as MONAI Label passes) takes precedence anyway.
     """
-    workflow = _running_workflow()
+    workflow = running_workflow()
     if workflow is None:
         return os.path.abspath(default)
     configs = os.path.abspath(str(workflow.config_root_path))
     return os.path.dirname(configs) if os.path.basename(configs) == "configs" else configs
+
+
+def new_output_folder(output: str | Path) -> Path:
+    """``output`` as a Path, refused when it exists with something in it: commands that write a bundle never
+    overwrite a user's files."""
+    output = Path(output)
+    if output.exists() and any(output.iterdir()):
+        raise FileExistsError(f"{output} is not empty; give a new folder (nothing is overwritten).")
+    return output

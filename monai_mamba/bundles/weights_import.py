@@ -16,6 +16,7 @@ import torch
 from monai.bundle import ConfigParser
 
 from monai_mamba.bundles.pack import pack_bundle
+from monai_mamba.bundles.paths import new_output_folder
 from monai_mamba.weights import load_official_weights, read_checkpoint
 
 __all__ = ["import_official_weights"]
@@ -42,9 +43,7 @@ def import_official_weights(
         The bundle folder; predict with ``python -m monai.bundle run --config_file "['<output>/configs/
         inference.json', <overlays>]" --dataset_dir DATA``.
     """
-    output = Path(output)
-    if output.exists() and any(output.iterdir()):
-        raise FileExistsError(f"{output} is not empty; give a new folder (nothing is overwritten).")
+    output = new_output_folder(output)
     overlays = [overlays] if isinstance(overlays, str) else list(overlays)
     with tempfile.TemporaryDirectory() as temporary:
         archive = pack_bundle(name, temporary, weights_url="")
