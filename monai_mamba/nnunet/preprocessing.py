@@ -12,6 +12,7 @@ nnU-Net's reader does), then the plans' ``transpose_forward`` applies.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = ["NORMALIZATION_SCHEMES", "NnUNetPreprocessd", "NnUNetRestored", "norm
 PROPERTIES_KEY = "nnunet_properties"  # what the inverse needs, in the image's meta (a JSON string: collates as is)
 NORMALIZATION_SCHEMES = ("CTNormalization", "ZScoreNormalization", "NoNormalization", "RescaleTo01Normalization")
 _EPS = 1e-8
+_CHANNEL_SUFFIX = re.compile(r"_\d{4}(?=(\.[A-Za-z0-9]+)*$)")  # CASE_0000.nii.gz -> CASE.nii.gz
 
 
 def normalize_channel(
@@ -219,12 +221,7 @@ class NnUNetRestored(MapTransform):
         segmentation = segmentation.transpose(*range(segmentation.ndim - 1, -1, -1))  # back to MONAI's (x, y[, z])
         meta = {k: v for k, v in image.meta.items() if k != PROPERTIES_KEY}
         if self.case_name:
-            name = str(meta.get("filename_or_obj", ""))
-            for ending in (".nii.gz", ".nii", ".nrrd", ".mha", ".gz"):
-                if name.endswith(ending):
-                    name = name[: -len(ending)]
-                    break
-            meta["filename_or_obj"] = name[:-5] if len(name) > 5 and name[-5] == "_" and name[-4:].isdigit() else name
+            meta["filename_or_obj"] = _CHANNEL_SUFFIX.sub("", str(meta.get("filename_or_obj", "")))
         return MetaTensor(torch.from_numpy(np.ascontiguousarray(segmentation[None])), meta=meta)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from monai_mamba.nnunet.preprocessing import NORMALIZATION_SCHEMES
+
 __all__ = ["TRAINERS", "NnUNetResults", "TrainerSpec", "nnunet_cases", "read_nnunet_checkpoint"]
 
 IMAGE_READERS = {"SimpleITKIO": "ITKReader", "NibabelIO": "NibabelReader"}  # nnU-Net's readers that keep axis order
@@ -246,8 +248,6 @@ class NnUNetResults:
         values = sorted(v for name, v in labels.items() if name != "ignore")
         if values != list(range(len(values))) or len(values) < 2:
             raise ValueError(f"dataset.json labels must be 0..K-1 (background 0) besides 'ignore'; got {labels}.")
-        from monai_mamba.nnunet.preprocessing import NORMALIZATION_SCHEMES
-
         unknown = [s for s in c["normalization_schemes"] if s not in NORMALIZATION_SCHEMES]
         if unknown:
             raise ValueError(f"plans use normalisation {unknown}; supported: {', '.join(NORMALIZATION_SCHEMES)}.")
