@@ -7,12 +7,12 @@ which record plain tensor operations)."""
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 
 import torch
 import torch.nn.functional as F
 
-from monai_mamba.ops.cpu_kernels import cpu_kernel
 from monai_mamba.ops.tracing import records_plain_tensor_ops
 
 __all__ = ["causal_conv1d"]
@@ -28,6 +28,15 @@ def _load_causal_conv1d_fn():
         logger.debug("causal_conv1d unavailable: %s", error)
         return None
     return causal_conv1d_fn
+
+
+def _cpu_kernel():
+    """The numba kernel, imported on first use (numba compiles or loads its cache then); None without numba."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    from monai_mamba.ops.causal_conv1d_cpu import causal_conv1d_cpu
+
+    return causal_conv1d_cpu
 
 
 def causal_conv1d(
@@ -50,7 +59,7 @@ def causal_conv1d(
     if fused is not None:
         return fused(x, weight, bias, activation)
     if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not records_plain_tensor_ops():
-        kernel = cpu_kernel("causal_conv1d_cpu", "causal_conv1d_cpu")
+        kernel = _cpu_kernel()
         if kernel is not None:
             bias = bias if bias is not None else x.new_zeros(x.shape[1])
             return kernel(x, weight.to(x.dtype), bias.to(x.dtype), activation is not None)

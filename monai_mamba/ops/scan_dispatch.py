@@ -16,11 +16,11 @@ inputs), also under autocast, and returns ``y`` in the dtype of ``u``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import torch
 
-from monai_mamba.ops.cpu_kernels import cpu_kernel
 from monai_mamba.ops.scan_cuda import cuda_scan_available, selective_scan_cuda
 from monai_mamba.ops.scan_ref import selective_scan_ref
 from monai_mamba.ops.scan_torch import selective_scan_torch
@@ -36,8 +36,12 @@ scan_observers: list = []
 
 
 def _cpu_scan():
-    """The numba scan (``scan_cpu``); None without numba."""
-    return cpu_kernel("scan_cpu", "selective_scan_cpu")
+    """The numba kernel, imported on first use (numba compiles or loads its cache then); None without numba."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    from monai_mamba.ops.scan_cpu import selective_scan_cpu
+
+    return selective_scan_cpu
 
 
 def available_scan_backends(device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> list[str]:
