@@ -14,9 +14,11 @@ heavy on a CPU), of one image (``single``: batch 1, the 2-D sizes the first whol
 or, for the 3-D networks, one 128^3 patch (``memory``: the memory check on a 24 GiB machine). Networks
 are built with the bundles' settings, without deep-supervision heads (they cost little and MONAI's peers have none
 here). Every (network, input, scan backend) runs in a fresh subprocess: a warm-up step (numba loads its cache,
-PyTorch allocates), then ``--repeats`` timed steps; the table gives the median and the peak resident-set size of
-the process over all steps (model, optimizer and PyTorch included), and each time as a ratio to MONAI's
-``SegResNet`` with the same layout as LightM-UNet at the same input, measured in the same run.
+PyTorch allocates), then ``--repeats`` timed steps, of which the table gives the median, also as a ratio to MONAI's
+``SegResNet`` with the same layout as LightM-UNet at the same input, measured in the same run. The peak
+resident-set size (model, optimizer and PyTorch included) over the warm-up and one more step is measured in a
+second subprocess, with glibc set to return freed memory (``measure.MEMORY_ENV``) so that the resident size follows
+live memory; those settings slow every step down and are not used for the timings.
 
 ``--profile`` runs ``torch.profiler`` over one step and sums each operator's self time into: the selective scan
 (the compiled kernel and its backward; measured for the ``default`` backend only), convolutions (the Mamba layers'
@@ -188,9 +190,10 @@ def category(op: str) -> str:
     return "rest"
 
 
-def run_case(name: str, input_name: str, repeats: int, profile: bool, compiled: bool = False) -> dict:
-    """One (network, input) in this process: median step time and peak RSS, optionally the profile shares;
-    ``compiled``: the network through ``torch.compile`` (the warm-up step compiles; its time is not counted)."""
+def run_case(name: str, input_name: str, repeats: int, profile: bool, memory: bool, compiled: bool = False) -> dict:
+    """One (network, input) in this process: median step time, optionally the profile shares, or (``memory``) the
+    peak RSS over the warm-up and one more step; ``compiled``: the network through ``torch.compile`` (the warm-up
+    step compiles; its time is not counted)."""
     from monai.losses import DiceCELoss
 
     case_name, _, network = name.partition(":")
@@ -210,14 +213,18 @@ def run_case(name: str, input_name: str, repeats: int, profile: bool, compiled: 
         loss_fn(model(image), label).backward()
         optimizer.step()
 
-    with PeakRSS(interval=0.005) as rss:
-        step()  # warm-up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
+    if memory:
+        with PeakRSS(interval=0.005) as rss:
+            step()  # warm-up
             step()
-            times.append(time.perf_counter() - start)
-    result = dict(step_s=statistics.median(times), peak_gb=rss.peak / 2**30)
+        return dict(peak_gb=rss.peak / 2**30)
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    result = dict(step_s=statistics.median(times))
     if profile:
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             step()
@@ -229,8 +236,9 @@ def run_case(name: str, input_name: str, repeats: int, profile: bool, compiled: 
     return result
 
 
-def run_inference(name: str, repeats: int) -> dict:
-    """Sliding-window inference of one 512x512 image (2-D) or 192x192x160 volume (3-D) with the bundle's window."""
+def run_inference(name: str, repeats: int, memory: bool) -> dict:
+    """Sliding-window inference of one 512x512 image (2-D) or 192x192x160 volume (3-D) with the bundle's window:
+    the median time, or (``memory``) the peak RSS over one inference."""
     from monai.inferers import sliding_window_inference
 
     case_name, _, network = name.partition(":")
@@ -239,30 +247,41 @@ def run_inference(name: str, repeats: int) -> dict:
     torch.manual_seed(0)
     net = build(network or case_name, case, roi).eval()
     image = torch.randn(1, case.in_channels, *((512, 512) if case.spatial_dims == 2 else (192, 192, 160)))
-    times = []
-    with torch.no_grad(), PeakRSS(interval=0.005) as rss:
+    with torch.no_grad():
         net(torch.randn(1, case.in_channels, *roi))  # warm-up: one window
+        if memory:
+            with PeakRSS(interval=0.005) as rss:
+                sliding_window_inference(image, predictor=net, **case.window)
+            return dict(peak_gb=rss.peak / 2**30)
+        times = []
         for _ in range(repeats):
             start = time.perf_counter()
             sliding_window_inference(image, predictor=net, **case.window)
             times.append(time.perf_counter() - start)
-    return dict(step_s=statistics.median(times), peak_gb=rss.peak / 2**30)
+    return dict(step_s=statistics.median(times))
 
 
-def run_child(spec: str, repeats: int, profile: bool) -> dict:
+def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
     kind, name, input_name = spec.split("|")
     if kind == "inference":
-        return run_inference(name, repeats)
-    return run_case(name, input_name, repeats, profile, compiled=kind == "compiled-step")
+        return run_inference(name, repeats, memory)
+    return run_case(name, input_name, repeats, profile, memory, compiled=kind == "compiled-step")
 
 
 def _in_subprocess(spec: str, repeats: int, profile: bool, backend: str, library: str) -> dict:
-    env = dict(os.environ, **MEMORY_ENV)
+    """Time (and profile) in one fresh process with the default allocator, then the peak RSS in another with
+    ``MEMORY_ENV`` and the sampling thread: those make every block above 64 KiB an mmap and took SegResNet's step from
+    0.33 to 0.7 s, more for networks allocating more, so they stay out of the timing."""
+    env = dict(os.environ)
     if backend != "default":
         env["MONAI_MAMBA_SCAN_BACKEND"] = backend
     if library:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (library, env.get("PYTHONPATH", "")) if p)
-    return measure_in_subprocess(__file__, [f"--_child={spec}", f"--repeats={repeats}", f"--profile={profile}"], env)
+    arguments = [f"--_child={spec}", f"--repeats={repeats}"]
+    result = measure_in_subprocess(__file__, arguments + [f"--profile={profile}"], env)
+    if "error" not in result:
+        result.update(measure_in_subprocess(__file__, arguments + ["--_memory=True"], dict(env, **MEMORY_ENV)))
+    return result
 
 
 def _print_steps(case_names, input_names, backend_names, repeats, profile, library) -> list:
@@ -334,10 +353,11 @@ def main(
     inference: bool = False,
     library: str = "",
     _child: str = "",
+    _memory: bool = False,
 ):
     """Print markdown tables: training steps (with ratios to SegResNet), profile shares, inference."""
     if _child:
-        print(json.dumps(run_child(_child, repeats, profile)))
+        print(json.dumps(run_child(_child, repeats, profile, _memory)))
         return
     import monai
 
