@@ -51,6 +51,20 @@ def test_backend_matches_reference_grouping(backend, grouped, groups):
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_channels_last_inputs_as_a_mamba_layer_passes_them(backend):
+    """``u``, ``delta`` and ``z`` as ``(b, d, l)`` views of ``(b, l, d)`` tensors, as MambaLayer's projections make
+    them: the same results and gradients; the compiled kernel returns ``y`` in that layout too (no copy before the
+    output projection)."""
+    inputs = make_scan_inputs(dim=40, groups=1, length=300, seed=3)
+    for name in ("u", "delta", "z"):
+        inputs[name] = inputs[name].detach().transpose(1, 2).contiguous().transpose(1, 2).requires_grad_()
+    _check_against_reference(inputs, backend)
+    if backend == "cpu":
+        y = selective_scan(**inputs, delta_softplus=True, backend=backend)
+        assert y.transpose(1, 2).is_contiguous()
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("with_d, with_z, with_bias, softplus", list(itertools.product([False, True], repeat=4)))
 def test_backend_matches_reference_options(backend, with_d, with_z, with_bias, softplus):
     inputs = make_scan_inputs(with_d=with_d, with_z=with_z, with_bias=with_bias, length=150, seed=2)
