@@ -47,6 +47,8 @@ def _mamba_ssm_slow_path(layer: MambaLayer, hidden: torch.Tensor) -> torch.Tenso
     """mamba_ssm ``Mamba.forward`` without the fused kernels, written out step by step (float64 scan)."""
     batch, length, _ = hidden.shape
     xz = (layer.in_proj.weight @ hidden.reshape(batch * length, -1).T).reshape(-1, batch, length).transpose(0, 1)
+    if layer.in_proj.bias is not None:
+        xz = xz + layer.in_proj.bias[:, None]
     x, z = xz.chunk(2, dim=1)
     x = F.silu(layer.conv1d(x)[..., :length])
     x_dbl = layer.x_proj(x.transpose(1, 2).reshape(batch * length, -1))
@@ -68,10 +70,11 @@ def _mamba_ssm_slow_path(layer: MambaLayer, hidden: torch.Tensor) -> torch.Tenso
     return layer.out_proj(y.float().transpose(1, 2))
 
 
+@pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("backend", ["cpu", "torch"])
-def test_forward_matches_the_mamba_ssm_computation(backend):
+def test_forward_matches_the_mamba_ssm_computation(backend, bias):
     torch.manual_seed(0)
-    layer = MambaLayer(32, scan_backend=backend)
+    layer = MambaLayer(32, bias=bias, scan_backend=backend)
     hidden = torch.randn(2, 150, 32)
     torch.testing.assert_close(layer(hidden), _mamba_ssm_slow_path(layer, hidden), rtol=1e-4, atol=1e-5)
 

@@ -80,7 +80,12 @@ class MambaLayer(nn.Module):
                 f"MambaLayer expects tokens (batch, length, d_model={self.d_model}), got shape "
                 f"{tuple(hidden_states.shape)}; flatten spatial dimensions into the length first."
             )
-        x, z = self.in_proj(hidden_states).transpose(1, 2).chunk(2, dim=1)  # (b, d_inner, l) each
+        # x and z as two products with the halves of in_proj's weight: each comes out contiguous, and the backward
+        # adds two input gradients instead of concatenating (b, l, 2 d_inner) ones (chunk's backward)
+        x_weight, z_weight = self.in_proj.weight.chunk(2)
+        x_bias, z_bias = (None, None) if self.in_proj.bias is None else self.in_proj.bias.chunk(2)
+        x = F.linear(hidden_states, x_weight, x_bias).transpose(1, 2)  # (b, d_inner, l), laid out channels-last
+        z = F.linear(hidden_states, z_weight, z_bias).transpose(1, 2)
         x = causal_conv1d(x, self.conv1d.weight.squeeze(1), self.conv1d.bias, activation="silu")
         dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = F.linear(dt, self.dt_proj.weight).transpose(1, 2)  # bias enters the scan as delta_bias
