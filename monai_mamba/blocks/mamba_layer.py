@@ -33,7 +33,8 @@ class MambaLayer(nn.Module):
         dt_min, dt_max, dt_init, dt_scale, dt_init_floor: ``dt`` initialisation, as in mamba_ssm.
         conv_bias: bias in ``conv1d``.
         bias: bias in ``in_proj`` and ``out_proj``.
-        scan_backend: selective-scan backend (see ``monai_mamba.ops.selective_scan``); None picks per device.
+        scan_backend: backend of the selective scan and the causal conv1d (``monai_mamba.ops.backends``); None picks
+            per device.
 
     Shapes:
         input ``(b, l, d_model)`` -> output ``(b, l, d_model)``.
@@ -86,7 +87,9 @@ class MambaLayer(nn.Module):
         x_bias, z_bias = (None, None) if self.in_proj.bias is None else self.in_proj.bias.chunk(2)
         x = F.linear(hidden_states, x_weight, x_bias).transpose(1, 2)  # (b, d_inner, l), laid out channels-last
         z = F.linear(hidden_states, z_weight, z_bias).transpose(1, 2)
-        x = causal_conv1d(x, self.conv1d.weight.squeeze(1), self.conv1d.bias, activation="silu")
+        x = causal_conv1d(
+            x, self.conv1d.weight.squeeze(1), self.conv1d.bias, activation="silu", backend=self.scan_backend
+        )
         dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = F.linear(dt, self.dt_proj.weight).transpose(1, 2)  # bias enters the scan as delta_bias
         y = selective_scan(

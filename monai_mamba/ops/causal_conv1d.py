@@ -1,33 +1,27 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """Depthwise causal 1-D convolution, same result and weights on every path: ``causal_conv1d_fn`` of the causal-conv1d
-package on CUDA when it is installed, the compiled numba kernel (``causal_conv1d_cpu``) on CPU, and
-``torch.nn.functional.conv1d`` otherwise (other devices and dtypes, and under ``torch.jit.trace`` and ONNX export,
-which record plain tensor operations)."""
+package (``"cuda"``), the compiled numba kernel (``"cpu"``, ``causal_conv1d_cpu``) and ``torch.nn.functional.conv1d``
+(``"torch"``: other devices and dtypes, and under ``torch.jit.trace`` and ONNX export, which record plain tensor
+operations). The backend is asked for as the selective scan's is (``monai_mamba.ops.backends``); where the one asked
+for cannot take the call, the next one does, as mamba_ssm's ``Mamba`` falls back to ``conv1d`` without causal-conv1d."""
 
 from __future__ import annotations
 
-import functools
 import importlib.util
-import logging
 
 import torch
 import torch.nn.functional as F
 
+from monai_mamba.ops.backends import requested_backend
+from monai_mamba.ops.kernel_packages import kernel_package
 from monai_mamba.ops.tracing import records_plain_tensor_ops
 
-__all__ = ["causal_conv1d"]
+__all__ = ["causal_conv1d", "causal_conv1d_backend"]
 
-logger = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=1)
-def _load_causal_conv1d_fn():
-    try:
-        from causal_conv1d import causal_conv1d_fn
-    except Exception as error:  # absent, or built for another torch/CUDA
-        logger.debug("causal_conv1d unavailable: %s", error)
-        return None
-    return causal_conv1d_fn
+# what causal-conv1d's kernel takes (csrc/causal_conv1d.cpp): these dtypes, widths 2..4; channels-last inputs only with
+# a multiple of 8 channels and strides
+_PACKAGE_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+_PACKAGE_WIDTHS = range(2, 5)
 
 
 def _cpu_kernel():
@@ -39,30 +33,50 @@ def _cpu_kernel():
     return causal_conv1d_cpu
 
 
+def causal_conv1d_backend(x: torch.Tensor, width: int, backend: str | None = None) -> str:
+    """The path a call with input ``x`` and kernel ``width`` takes: ``"cuda"``, ``"cpu"`` or ``"torch"``."""
+    requested = requested_backend(backend)
+    if records_plain_tensor_ops() or requested in ("torch", "ref"):
+        return "torch"
+    package_fits = x.dtype in _PACKAGE_DTYPES and width in _PACKAGE_WIDTHS
+    if (requested == "cuda" or x.is_cuda) and package_fits and kernel_package("causal-conv1d").function is not None:
+        return "cuda"
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and _cpu_kernel() is not None:
+        return "cpu"
+    return "torch"
+
+
 def causal_conv1d(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, activation: str | None = None
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    activation: str | None = None,
+    backend: str | None = None,
 ) -> torch.Tensor:
     """Depthwise causal convolution: ``out[:, c, t]`` sees ``x[:, c, t - w + 1 .. t]``.
 
     Args:
-        x: ``(b, d, l)``.
+        x: ``(b, d, l)``, in either memory layout.
         weight: ``(d, w)`` (``nn.Conv1d(d, d, w, groups=d).weight`` squeezed).
         bias: ``(d,)`` or None.
         activation: None or ``"silu"``.
+        backend: None/``"auto"``, ``"cuda"``, ``"cpu"``, ``"torch"`` or ``"ref"`` (``monai_mamba.ops.backends``).
 
     Returns:
-        ``(b, d, l)``.
+        ``(b, d, l)`` in ``x.dtype``.
     """
     if activation not in (None, "silu", "swish"):
         raise ValueError(f"causal_conv1d: activation must be None or 'silu', got {activation!r}.")
-    fused = _load_causal_conv1d_fn() if x.is_cuda else None
-    if fused is not None:
-        return fused(x, weight, bias, activation)
-    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not records_plain_tensor_ops():
-        kernel = _cpu_kernel()
-        if kernel is not None:
-            bias = bias if bias is not None else x.new_zeros(x.shape[1])
-            return kernel(x, weight.to(x.dtype), bias.to(x.dtype), activation is not None)
     width = weight.shape[-1]
+    path = causal_conv1d_backend(x, width, backend)
+    if path == "cuda":
+        channels_last = x.stride(1) == 1 and x.stride(2) > 1
+        if channels_last and (x.shape[1] % 8 or x.stride(0) % 8 or x.stride(2) % 8):
+            x = x.contiguous()  # the kernel reads channels-last inputs only in blocks of 8 channels
+        function = kernel_package("causal-conv1d").function
+        return function(x=x, weight=weight, bias=None if bias is None else bias.to(weight.dtype), activation=activation)
+    if path == "cpu":
+        bias = bias if bias is not None else x.new_zeros(x.shape[1])
+        return _cpu_kernel()(x, weight.to(x.dtype), bias.to(x.dtype), activation is not None)
     out = F.conv1d(x, weight.unsqueeze(1), bias, padding=width - 1, groups=x.shape[1])[..., : x.shape[-1]]
     return F.silu(out) if activation is not None else out

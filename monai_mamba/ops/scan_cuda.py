@@ -1,44 +1,64 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""mamba-ssm's CUDA selective scan, imported lazily: its absence is normal, never an error."""
+"""mamba-ssm's selective scan (``selective_scan_fn``), called by keyword with the inputs its CUDA kernel accepts."""
 
 from __future__ import annotations
 
-import functools
-import logging
-
 import torch
 
-__all__ = ["cuda_scan_available", "selective_scan_cuda"]
+from monai_mamba.ops.kernel_packages import kernel_package
 
-logger = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=1)
-def _load_cuda_scan():
-    """Return mamba_ssm's ``selective_scan_fn`` when its compiled extension imports, else None."""
-    try:
-        import selective_scan_cuda  # noqa: F401  (mamba_ssm's compiled extension; its absence means no kernel)
-        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
-    except Exception as error:  # ImportError, or an extension built for another torch/CUDA
-        logger.debug("mamba_ssm CUDA selective scan unavailable: %s", error)
-        return None
-    return selective_scan_fn
+__all__ = ["cuda_scan_available", "cuda_scan_unavailable_reason", "selective_scan_cuda"]
 
 
 def cuda_scan_available() -> bool:
-    """True when mamba_ssm's CUDA kernel can be used (it also needs the tensors on a CUDA device)."""
-    return torch.cuda.is_available() and _load_cuda_scan() is not None
+    """True when mamba-ssm's kernel can run here: a CUDA device, and mamba-ssm imports."""
+    return torch.cuda.is_available() and kernel_package("mamba-ssm").function is not None
+
+
+def cuda_scan_unavailable_reason() -> str | None:
+    """Why mamba-ssm's ``selective_scan_fn`` cannot be called (its import error), or None when it can."""
+    return kernel_package("mamba-ssm").error
 
 
 def selective_scan_cuda(
     u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, return_last_state=False
 ):
-    """mamba_ssm's ``selective_scan_fn`` on contiguous inputs; ``B, C`` grouped ``(b, g, n, l)``."""
-    scan = _load_cuda_scan()
-    if scan is None:
+    """mamba-ssm's ``selective_scan_fn``; ``B, C`` grouped ``(b, g, n, l)``.
+
+    Its kernel (``csrc/selective_scan/selective_scan.cpp``) takes ``u, delta, B, C, z`` in one dtype (float32,
+    float16 or bfloat16; under autocast they can differ here) and ``A, D, delta_bias`` in float32, and keeps its state
+    in float32; the interface makes the sequences contiguous along ``l``.
+    """
+    package = kernel_package("mamba-ssm")
+    if package.function is None:
         raise RuntimeError(
-            "backend='cuda' needs mamba-ssm with its CUDA extension: install it with "
-            "`pip install \"monai-mamba[cuda]\"` on a machine with CUDA, or use backend='torch'."
+            f"backend='cuda' needs mamba-ssm, which does not import here ({package.error}). Fix: {package.fix}; "
+            "or use backend='auto'."
         )
-    contiguous = [None if t is None else t.contiguous() for t in (u, delta, A, B, C, D, z, delta_bias)]
-    return scan(*contiguous, delta_softplus=delta_softplus, return_last_state=return_last_state)
+
+    def sequence(t):
+        return None if t is None else t.to(u.dtype)
+
+    def weight(t):
+        return None if t is None else t.float().contiguous()
+
+    try:
+        return package.function(
+            u=u,
+            delta=sequence(delta),
+            A=weight(A),
+            B=sequence(B),
+            C=sequence(C),
+            D=weight(D),
+            z=sequence(z),
+            delta_bias=weight(delta_bias),
+            delta_softplus=delta_softplus,
+            return_last_state=return_last_state,
+        )
+    except RuntimeError as error:
+        if u.is_cuda:
+            raise
+        raise RuntimeError(
+            f"backend='cuda' got {u.device} tensors, and mamba-ssm's kernel takes CUDA tensors only: move the model "
+            "and its inputs to a GPU, or use backend='auto'."
+        ) from error

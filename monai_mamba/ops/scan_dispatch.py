@@ -3,7 +3,8 @@
 
 Backends, picked at call time:
 
-- ``"cuda"``: mamba-ssm's kernel; used automatically when it imports and the tensors are on a CUDA device.
+- ``"cuda"``: mamba-ssm's kernel; used automatically when it imports and the tensors are on a CUDA device. Asked for by
+  name, it is called whatever the device (``monai_mamba.ops.backends``).
 - ``"cpu"``: the compiled numba kernel (``scan_cpu``); used automatically for CPU tensors.
 - ``"torch"``: the pure-PyTorch chunked scan (``scan_torch``); used on a GPU without mamba-ssm, and on CPU
   when numba cannot be imported.
@@ -17,19 +18,16 @@ inputs), also under autocast, and returns ``y`` in the dtype of ``u``.
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import torch
 
-from monai_mamba.ops.scan_cuda import cuda_scan_available, selective_scan_cuda
+from monai_mamba.ops.backends import SCAN_BACKEND_ENV, requested_backend
+from monai_mamba.ops.scan_cuda import cuda_scan_available, cuda_scan_unavailable_reason, selective_scan_cuda
 from monai_mamba.ops.scan_ref import selective_scan_ref
 from monai_mamba.ops.scan_torch import selective_scan_torch
 from monai_mamba.ops.tracing import records_plain_tensor_ops
 
 __all__ = ["selective_scan", "available_scan_backends", "resolve_scan_backend", "SCAN_BACKEND_ENV", "scan_observers"]
-
-SCAN_BACKEND_ENV = "MONAI_MAMBA_SCAN_BACKEND"
-_BACKENDS = ("cuda", "cpu", "torch", "ref")
 
 # callables(u, A, D, z) told of every scan call, e.g. by monai_mamba.profiling to count its FLOPs; empty normally
 scan_observers: list = []
@@ -60,21 +58,20 @@ def resolve_scan_backend(
     device: torch.device | str, backend: str | None = None, dtype: torch.dtype | None = None
 ) -> str:
     """The backend a call on ``device`` (with ``dtype`` inputs) will use: ``backend``, else
-    ``$MONAI_MAMBA_SCAN_BACKEND``, else the fastest available."""
-    requested = backend or os.environ.get(SCAN_BACKEND_ENV) or "auto"
-    requested = requested.lower()
+    ``$MONAI_MAMBA_SCAN_BACKEND``, else the fastest available. ``"cuda"`` asked for by name needs mamba-ssm to import
+    and a dtype its kernel has (not float64), whatever the device."""
+    requested = requested_backend(backend)
     available = available_scan_backends(device, dtype)
     if requested == "auto":
         return available[0]
-    if requested not in _BACKENDS:
-        raise ValueError(
-            f"unknown selective-scan backend {requested!r} (from the backend argument or ${SCAN_BACKEND_ENV}); "
-            f"choose one of 'auto', {', '.join(repr(b) for b in _BACKENDS)}."
-        )
+    if requested == "cuda" and dtype != torch.float64 and cuda_scan_unavailable_reason() is None:
+        return requested
     if requested not in available:
         tensors = " ".join(str(x) for x in (torch.device(device), dtype) if x)
+        reason = cuda_scan_unavailable_reason() if requested == "cuda" else None
+        why = f" (mamba-ssm: {reason})" if reason else ""
         raise RuntimeError(
-            f"selective-scan backend {requested!r} cannot run on {tensors} tensors here; "
+            f"selective-scan backend {requested!r} cannot run on {tensors} tensors here{why}; "
             f"available: {available}. Use backend='auto' (or unset ${SCAN_BACKEND_ENV}) to pick one automatically."
         )
     return requested
