@@ -16,6 +16,7 @@ _SUBPACKAGES = (
     "data",
     "features",
     "handlers",
+    "info",
     "losses",
     "nets",
     "nnunet",

@@ -1,7 +1,10 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Every network of the library in a small configuration, with an input it takes: for the export and compile tests."""
+"""Every network of the library in a small configuration, with an input it takes: for the export, compile, autocast and
+kernel-contract tests."""
 
 from __future__ import annotations
+
+import torch
 
 from monai_mamba.nets import LightMUNet, MambaClinix, MambaUNet, SwinUMamba, SwinUMambaD
 
@@ -12,4 +15,40 @@ SMALL_NETWORKS = {
     "MambaUNet": (lambda: MambaUNet(2, 1, 2, feature_size=16), (1, 1, 64, 64)),
     "SwinUMamba": (lambda: SwinUMamba(2, 1, 2), (1, 1, 64, 64)),
     "SwinUMambaD": (lambda: SwinUMambaD(2, 1, 2), (1, 1, 64, 64)),
+}
+# small inputs for the tests that run the reference scan step by step in Python (the kernel contract) or every network
+# under autocast: the smallest each network takes, but MambaClinix's 16^3 (at 8^3 its last InstanceNorms see 2^3
+# voxels, and bfloat16 rounding there blows the gradients up to 1e36)
+FAST_INPUTS = {
+    "MambaClinix": (1, 2, 16, 16, 16),
+    "LightMUNet": (1, 1, 16, 16),
+    "LightMUNet3d": (1, 1, 8, 8, 8),
+    "MambaUNet": (1, 1, 32, 32),
+    "SwinUMamba": (1, 1, 32, 32),
+    "SwinUMambaD": (1, 1, 32, 32),
+}
+
+# How far each network under CPU autocast may be from float64 (gradient_checks.relative_error: the output; the input
+# gradient and all parameter gradients, each taken together) at FAST_INPUTS: the largest of the numba and torch
+# backends, measured, rounded up to about twice. The networks amplify rounding in their backward at initialisation on
+# these tiny inputs (float32 gradients are already 1e-6 from float64 for Mamba-UNet, 1e-3 for LightM-UNet 3-D), and
+# bfloat16 (8 significant bits) and float16 (11) scale that up; the outputs stay close. LightM-UNet's gradients under
+# half precision are mostly rounding at initialisation (measured 0.99 / 0.60 of their norm in 2-D, 2.3 / 0.92 in 3-D):
+# there the test shows finite gradients of the right scale, not accurate ones.
+AUTOCAST_TOLERANCE = {
+    "MambaClinix": {torch.bfloat16: dict(output=0.06, gradients=0.6), torch.float16: dict(output=0.01, gradients=0.2)},
+    "LightMUNet": {torch.bfloat16: dict(output=0.08, gradients=2.0), torch.float16: dict(output=0.01, gradients=1.2)},
+    "LightMUNet3d": {torch.bfloat16: dict(output=0.2, gradients=4.5), torch.float16: dict(output=0.04, gradients=2.0)},
+    "MambaUNet": {
+        torch.bfloat16: dict(output=0.02, gradients=0.04),
+        torch.float16: dict(output=0.003, gradients=0.005),
+    },
+    "SwinUMamba": {
+        torch.bfloat16: dict(output=0.03, gradients=0.55),
+        torch.float16: dict(output=0.004, gradients=0.15),
+    },
+    "SwinUMambaD": {
+        torch.bfloat16: dict(output=0.04, gradients=0.06),
+        torch.float16: dict(output=0.004, gradients=0.008),
+    },
 }
