@@ -4,34 +4,41 @@ included as custom operators, and the compiled network's output and parameter gr
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
+from gradient_checks import assert_network_as_close_to_float64
 from network_cases import SMALL_NETWORKS
 
 
 @pytest.mark.slow  # inductor compiles forward and backward: 20-70 s per network on 2 cores
 @pytest.mark.parametrize("name", list(SMALL_NETWORKS))
 def test_compiled_network_output_and_gradients_equal_eager(name):
+    """Compiled and eager are both judged against float64 eager: the compiled network's output and gradients (each
+    taken together) are within 10x of eager float32's distance to float64. Not tensor by tensor: gradients that
+    cancel to nearly nothing (a conv bias before InstanceNorm, LightM-UNet's skip_scale) are rounding in float32, and
+    inductor's fused kernels round differently (MambaClinix's stem bias was 100 % off in both, on this machine)."""
     torch.manual_seed(0)
     build, shape = SMALL_NETWORKS[name]
     # eval: drop-path draws random numbers, which compiled code draws differently; gradients flow as in training
     network = build().eval()
     x = torch.randn(shape)
 
-    def output_and_gradients(model):
-        network.zero_grad(set_to_none=True)
-        out = model(x)
+    def output_and_gradients(net, model, inputs):
+        net.zero_grad(set_to_none=True)
+        out = model(inputs)
         out.square().mean().backward()
-        return out.detach(), {k: p.grad for k, p in network.named_parameters()}
+        return {"output": out.detach(), **{k: p.grad for k, p in net.named_parameters()}}
 
-    expected, expected_grads = output_and_gradients(network)
+    network64 = copy.deepcopy(network).double()
+    truth = output_and_gradients(network64, network64, x.double())
+    expected = output_and_gradients(network, network, x)
     compiled = torch.compile(network, fullgraph=True)  # fullgraph: a graph break is an error
-    out, grads = output_and_gradients(compiled)
-    torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
-    assert grads.keys() == expected_grads.keys()
-    for key, grad in grads.items():
-        if expected_grads[key] is None:  # unused in evaluation (deep-supervision heads)
-            assert grad is None, key
-            continue
-        scale = expected_grads[key].abs().max().item()
-        torch.testing.assert_close(grad, expected_grads[key], atol=1e-3 * scale + 1e-6, rtol=1e-3, msg=key)
+    actual = output_and_gradients(network, compiled, x)
+    unused = [k for k, grad in expected.items() if grad is None]  # deep-supervision heads, unused in evaluation
+    assert all(actual[k] is None for k in unused), unused
+    for result in (actual, expected, truth):
+        for k in unused:
+            del result[k]
+    assert_network_as_close_to_float64(actual, [expected], truth, f"compiled {name}", factor=10.0)
