@@ -4,7 +4,11 @@ kernel-contract tests."""
 
 from __future__ import annotations
 
+import copy
+import functools
+
 import torch
+from gradient_checks import run_forward_backward
 
 from monai_mamba.nets import LightMUNet, MambaClinix, MambaUNet, SwinUMamba, SwinUMambaD
 
@@ -52,3 +56,13 @@ AUTOCAST_TOLERANCE = {
         torch.float16: dict(output=0.004, gradients=0.008),
     },
 }
+
+
+@functools.cache
+def network_and_float64_truth(name: str) -> tuple[torch.nn.Module, torch.Tensor, dict]:
+    """The network ``name`` (seeded, training mode, float32), its input at ``FAST_INPUTS`` and its float64 output and
+    gradients on the numba backend, made once per session; callers must not change the network (the runs of
+    ``gradient_checks.run_forward_backward`` work on copies)."""
+    torch.manual_seed(0)
+    network, inputs = SMALL_NETWORKS[name][0]().train(), torch.randn(FAST_INPUTS[name])
+    return network, inputs, run_forward_backward(copy.deepcopy(network).double(), inputs, "cpu")

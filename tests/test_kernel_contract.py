@@ -11,7 +11,7 @@ import pytest
 import torch
 from gradient_checks import assert_as_close_to_float64, assert_network_as_close_to_float64, run_forward_backward
 from kernel_packages import kernel_packages_with_standins
-from network_cases import FAST_INPUTS, SMALL_NETWORKS
+from network_cases import SMALL_NETWORKS, network_and_float64_truth
 from scan_helpers import assert_rel_close, make_scan_inputs
 
 from monai_mamba.blocks import HGCNBlock, MambaLayer, ResidualMambaLayer, RVMLayer, VSSBlock
@@ -89,7 +89,7 @@ def test_blocks_on_the_kernel_packages_equal_the_cpu_path(case, kernels, calls):
 
 @pytest.mark.parametrize("name", list(SMALL_NETWORKS))
 def test_networks_on_the_kernel_packages_equal_the_cpu_path(name, kernels, calls):
-    truth, network = _float64_and_float32(SMALL_NETWORKS[name][0]().train(), inputs := torch.randn(FAST_INPUTS[name]))
+    network, inputs, truth = network_and_float64_truth(name)
     references = [run_forward_backward(network, inputs, backend) for backend in ("cpu", "torch")]
     actual = run_forward_backward(network, inputs, "cuda")
     assert_network_as_close_to_float64(actual, references, truth, f"{name} with {kernels}")
@@ -121,7 +121,7 @@ AUTOCAST_CASES = [(name, torch.bfloat16) for name in SMALL_NETWORKS] + [
 def test_autocast_through_the_kernel_packages_is_as_close_as_on_cpu(name, dtype, kernels, calls):
     """AMP's dtypes reach the kernels as they accept them (the stand-ins check: one input dtype for the sequences,
     float32 A/D/delta_bias); the result is as close to float64 as the CPU backends' under the same autocast."""
-    truth, network = _float64_and_float32(SMALL_NETWORKS[name][0]().train(), inputs := torch.randn(FAST_INPUTS[name]))
+    network, inputs, truth = network_and_float64_truth(name)
     references = [run_forward_backward(network, inputs, backend, autocast=dtype) for backend in ("cpu", "torch")]
     actual = run_forward_backward(network, inputs, "cuda", autocast=dtype)
     assert calls.get("selective_scan_cuda.bwd"), calls

@@ -51,8 +51,7 @@ def _version(name: str, module) -> str | None:
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:  # a source folder on the path: the module says its version
-        top = importlib.import_module(module.__name__.partition(".")[0]) if module is not None else None
-        return getattr(top, "__version__", None)
+        return getattr(importlib.import_module(module.__name__.partition(".")[0]), "__version__", None)
 
 
 @functools.cache
