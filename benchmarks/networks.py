@@ -7,6 +7,7 @@ time goes, and sliding-window inference of one image or volume.
     python benchmarks/networks.py --profile                         # + the share of the step per kind of operation
     python benchmarks/networks.py --inference                       # + sliding-window inference of one image/volume
     python benchmarks/networks.py --library=/tmp/old-checkout       # the same, for another checkout of the library
+    python benchmarks/networks.py --device=cuda --precisions=float32,bfloat16,float16   # on a GPU, with AMP
 
 A training step is ``zero_grad``, forward, MONAI's ``DiceCELoss`` against random labels, backward and an AdamW
 step, at the input (batch, channels, patch) of each bundle's demo (``demo``), of the paper's recipe (``paper``:
@@ -24,6 +25,10 @@ live memory; those settings slow every step down and are not used for the timing
 (the compiled kernel and its backward; measured for the ``default`` backend only), convolutions (the Mamba layers'
 causal conv1d included), normalisations, matrix products (linear layers), layout copies (``copy_``, ``clone``,
 ``contiguous``, ``cat``, ...), the optimizer, and the rest (activations, element-wise arithmetic, the loss, ...).
+
+``--device=cuda`` runs the steps on the GPU (timed with ``torch.cuda.synchronize``; the peak is PyTorch's
+``max_memory_allocated``), ``--precisions`` adds AMP rows: autocast to bfloat16 or float16 (with a GradScaler)
+around the forward and the loss, as a bundle's ``amp: true`` does.
 
 Scan backends (``--backends``): ``default`` (the library's choice: the compiled numba kernel on CPU, mamba-ssm on
 CUDA), ``torch`` (the pure-PyTorch scan, ``MONAI_MAMBA_SCAN_BACKEND=torch``; the causal conv1d keeps its default
@@ -190,28 +195,46 @@ def category(op: str) -> str:
     return "rest"
 
 
-def run_case(name: str, input_name: str, repeats: int, profile: bool, memory: bool, compiled: bool = False) -> dict:
+def run_case(
+    name: str,
+    input_name: str,
+    repeats: int,
+    profile: bool,
+    memory: bool,
+    compiled: bool = False,
+    device: str = "cpu",
+    precision: str = "float32",
+) -> dict:
     """One (network, input) in this process: median step time, optionally the profile shares, or (``memory``) the
     peak RSS over the warm-up and one more step; ``compiled``: the network through ``torch.compile`` (the warm-up
-    step compiles; its time is not counted)."""
+    step compiles; its time is not counted). On CUDA the peak is PyTorch's allocated memory, measured with the times;
+    ``precision`` other than float32 autocasts the forward and the loss to it."""
     from monai.losses import DiceCELoss
 
     case_name, _, network = name.partition(":")
     case = CASES[case_name]
     batch, patch = case.inputs[input_name]
     torch.manual_seed(0)
-    net = build(network or case_name, case, patch)
+    net = build(network or case_name, case, patch).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    image = torch.randn(batch, case.in_channels, *patch)
-    label = torch.randint(0, case.classes, (batch, 1, *patch))
+    image = torch.randn(batch, case.in_channels, *patch, device=device)
+    label = torch.randint(0, case.classes, (batch, 1, *patch), device=device)
+    cuda = torch.device(device).type == "cuda"
+    dtype = getattr(torch, precision)
+    scaler = torch.amp.GradScaler(torch.device(device).type, enabled=dtype == torch.float16)
 
     model = torch.compile(net) if compiled else net
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(image), label).backward()
-        optimizer.step()
+        with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype != torch.float32):
+            loss = loss_fn(model(image), label)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        if cuda:
+            torch.cuda.synchronize()
 
     if memory:
         with PeakRSS(interval=0.005) as rss:
@@ -219,12 +242,16 @@ def run_case(name: str, input_name: str, repeats: int, profile: bool, memory: bo
             step()
         return dict(peak_gb=rss.peak / 2**30)
     step()  # warm-up
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
     result = dict(step_s=statistics.median(times))
+    if cuda:
+        result["peak_gb"] = torch.cuda.max_memory_allocated() / 2**30
     if profile:
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             step()
@@ -262,10 +289,10 @@ def run_inference(name: str, repeats: int, memory: bool) -> dict:
 
 
 def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
-    kind, name, input_name = spec.split("|")
+    kind, name, input_name, device, precision = (spec.split("|") + ["cpu", "float32"])[:5]
     if kind == "inference":
         return run_inference(name, repeats, memory)
-    return run_case(name, input_name, repeats, profile, memory, compiled=kind == "compiled-step")
+    return run_case(name, input_name, repeats, profile, memory, kind == "compiled-step", device, precision)
 
 
 def _in_subprocess(spec: str, repeats: int, profile: bool, backend: str, library: str) -> dict:
@@ -279,39 +306,45 @@ def _in_subprocess(spec: str, repeats: int, profile: bool, backend: str, library
         env["PYTHONPATH"] = os.pathsep.join(p for p in (library, env.get("PYTHONPATH", "")) if p)
     arguments = [f"--_child={spec}", f"--repeats={repeats}"]
     result = measure_in_subprocess(__file__, arguments + [f"--profile={profile}"], env)
-    if "error" not in result:
+    if "error" not in result and "peak_gb" not in result:  # CUDA measured its peak with the times
         result.update(measure_in_subprocess(__file__, arguments + ["--_memory=True"], dict(env, **MEMORY_ENV)))
     return result
 
 
-def _print_steps(case_names, input_names, backend_names, repeats, profile, library) -> list:
+def _print_steps(case_names, input_names, backend_names, repeats, profile, library, device, precisions) -> list:
     """The training-step table; returns the profiles measured on the way."""
-    print("\n| network | input | batch x patch | scan backend | step (s) | / SegResNet | peak RSS (GiB) |")
-    print("|---|---|---|---|---|---|---|")
+    peak = "peak RSS (GiB)" if device == "cpu" else "peak allocated (GiB)"
+    print(f"\n| network | input | batch x patch | precision | scan backend | step (s) | / SegResNet | {peak} |")
+    print("|---|---|---|---|---|---|---|---|")
     profiles = []
     for case_name in case_names:
         case = CASES[case_name]
         for input_name in (i for i in input_names if i in case.inputs):
             batch, patch = case.inputs[input_name]
             shape = f"{batch} x {'x'.join(map(str, patch))}"
-            reference = _in_subprocess(f"step|{case_name}:{SEGRESNET}|{input_name}", repeats, False, "default", "")
-            rows = [(case_name, backend) for backend in backend_names]
-            rows += [(f"{case_name}:{peer}", "-") for peer in case.peers]
-            for name, backend in rows:
-                label = name.partition(":")[2] or name
-                if label == SEGRESNET:
-                    result = reference
-                elif backend == "-":  # a MONAI peer: the library is not involved
-                    result = _in_subprocess(f"step|{name}|{input_name}", repeats, False, "default", "")
-                else:
-                    kind, scan_backend = ("compiled-step", "default") if backend == "compiled" else ("step", backend)
-                    with_profile = profile and backend == "default"
-                    spec = f"{kind}|{name}|{input_name}"
-                    result = _in_subprocess(spec, repeats, with_profile, scan_backend, library)
-                cells = _result_cells(result, reference, digits=3)
-                print(f"| {label} | {input_name} | {shape} | {backend} | {cells} |", flush=True)
-                if "profile" in result:
-                    profiles.append((label, input_name, backend, result["profile"]))
+            for precision in precisions:
+                where = f"{device}|{precision}"
+                spec = f"step|{case_name}:{SEGRESNET}|{input_name}|{where}"
+                reference = _in_subprocess(spec, repeats, False, "default", "")
+                rows = [(case_name, backend) for backend in backend_names]
+                rows += [(f"{case_name}:{peer}", "-") for peer in case.peers]
+                for name, backend in rows:
+                    label = name.partition(":")[2] or name
+                    if label == SEGRESNET:
+                        result = reference
+                    elif backend == "-":  # a MONAI peer: the library is not involved
+                        result = _in_subprocess(f"step|{name}|{input_name}|{where}", repeats, False, "default", "")
+                    else:
+                        kind, scan_backend = (
+                            ("compiled-step", "default") if backend == "compiled" else ("step", backend)
+                        )
+                        with_profile = profile and backend == "default"
+                        spec = f"{kind}|{name}|{input_name}|{where}"
+                        result = _in_subprocess(spec, repeats, with_profile, scan_backend, library)
+                    cells = _result_cells(result, reference, digits=3)
+                    print(f"| {label} | {input_name} | {shape} | {precision} | {backend} | {cells} |", flush=True)
+                    if "profile" in result:
+                        profiles.append((label, input_name, backend, result["profile"]))
     return profiles
 
 
@@ -352,6 +385,8 @@ def main(
     profile: bool = False,
     inference: bool = False,
     library: str = "",
+    device: str = "cpu",
+    precisions: str = "float32",
     _child: str = "",
     _memory: bool = False,
 ):
@@ -366,7 +401,12 @@ def main(
         f"torch={torch.__version__} monai={monai.__version__} threads={torch.get_num_threads()} "
         f"cpus={os.cpu_count()} repeats={repeats} library={library or 'this checkout'}"
     )
-    profiles = _print_steps(case_names, as_list(inputs), as_list(backends), repeats, profile, library)
+    if device != "cpu":
+        name = torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else device
+        print(f"device={device} ({name})")
+    profiles = _print_steps(
+        case_names, as_list(inputs), as_list(backends), repeats, profile, library, device, as_list(precisions)
+    )
     if profiles:
         _print_profiles(profiles)
     if inference:
