@@ -31,6 +31,19 @@ def test_connected_components_labels_each_blob():
     assert connected_components(torch.ones(3, 3, dtype=torch.bool)).unique().tolist() == [1]
 
 
+def test_connected_components_stay_apart_beyond_float32_ids():
+    """A 4100^2 image (above 2^24 pixels): a cell ending at the right edge of row 4098 and a one-pixel cell at the start
+    of row 4099 are far apart but consecutive in raster order; float32 holds only even integers there, so labelling by
+    max-pooled float32 pixel ids gave both the same label."""
+    mask = torch.zeros(4100, 4100, dtype=torch.bool)
+    mask[4097:4099, 4098:] = True
+    mask[4099, 0] = True
+    mask[0, 0] = True
+    labels = connected_components(mask)
+    assert labels[0, 0] == 1 and labels[4098, 4099] == 2 and labels[4099, 0] == 3 and labels.max() == 3
+    assert (labels == 2).sum() == 4 and (labels == 3).sum() == 1
+
+
 def test_three_classes_and_back_separate_touching_cells():
     instances = _cells()
     semantic = instances_to_semantic(instances)
