@@ -9,9 +9,21 @@ from monai.engines import SupervisedTrainer
 from monai_mamba.handlers import ClipGradNorm
 
 
-def _trainer(max_norm=None):
+class _Autocast(torch.nn.Module):
+    """A module whose forward runs under CPU autocast (MONAI's trainers autocast to CUDA only)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.module(x).float()
+
+
+def _trainer(max_norm=None, amp=False):
     torch.manual_seed(0)
-    network = torch.nn.Linear(4, 1)
+    network = _Autocast(torch.nn.Linear(4, 1)) if amp else torch.nn.Linear(4, 1)
     optimizer = torch.optim.SGD(network.parameters(), lr=1.0)
     data = [{"image": torch.randn(2, 4) * 100, "label": torch.randn(2, 1)}]
     handlers = [ClipGradNorm(max_norm)] if max_norm else []
@@ -24,6 +36,7 @@ def _trainer(max_norm=None):
         loss_function=torch.nn.MSELoss(),
         train_handlers=handlers,
         decollate=False,
+        amp=amp,
     )
     return trainer, network
 
@@ -39,3 +52,17 @@ def test_step_follows_the_clipped_gradient():
     total = torch.cat([p.grad.flatten() for p in clipped_net.parameters()]).norm()
     assert total.item() <= 0.5 + 1e-5  # what the optimizer stepped with (lr 1)
     assert (clipped_net.weight - before).norm() <= 0.5 + 1e-5
+
+
+def test_under_amp_the_true_gradient_is_clipped_not_the_scaled_one(monkeypatch):
+    """With a GradScaler (loss scaled by 1024) and autocast, the handler unscales before clipping: the step is the
+    clipped true gradient (norm 0.5 at lr 1). Clipping the scaled gradients instead would leave a step 1024x smaller
+    after the scaler's own unscaling."""
+    # MONAI's trainer makes a CUDA GradScaler at run(), disabled on a CPU: a CPU one scales the loss as on a GPU
+    monkeypatch.setattr(torch.cuda.amp, "GradScaler", lambda: torch.amp.GradScaler("cpu", init_scale=2.0**10))
+    trainer, network = _trainer(max_norm=0.5, amp=True)
+    before = network.module.weight.detach().clone()
+    trainer.run()
+    assert trainer.scaler.is_enabled() and trainer.scaler.get_scale() == 2.0**10  # no step skipped
+    step = (network.module.weight - before).norm().item()
+    assert 0.45 <= step <= 0.5 + 1e-4, step
