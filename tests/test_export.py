@@ -70,7 +70,11 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_eager(name, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     network, x, expected = _eager(name, ONNX_SHAPES[name])
-    torch.onnx.export(network, (x,), str(tmp_path / "model.onnx"), input_names=["image"], output_names=["pred"])
-    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    # optimize=False: onnxscript's graph optimizer (on by default) is not what is tested here, and on these unrolled
+    # scan graphs it takes 2-3x the export itself with onnxscript 0.7.2 (Mamba-UNet at 32^2, 2 cores: 43 s without,
+    # 132-153 s with it)
+    path = str(tmp_path / "model.onnx")
+    torch.onnx.export(network, (x,), path, input_names=["image"], output_names=["pred"], optimize=False)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     (output,) = session.run(None, {"image": x.numpy()})
     torch.testing.assert_close(torch.from_numpy(output), expected, atol=1e-4, rtol=1e-4)
