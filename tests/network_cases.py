@@ -20,9 +20,11 @@ SMALL_NETWORKS = {
     "SwinUMamba": (lambda: SwinUMamba(2, 1, 2), (1, 1, 64, 64)),
     "SwinUMambaD": (lambda: SwinUMambaD(2, 1, 2), (1, 1, 64, 64)),
 }
-# small inputs for the tests that run the reference scan step by step in Python (the kernel contract) or every network
-# under autocast: the smallest each network takes, but MambaClinix's 16^3 (at 8^3 its last InstanceNorms see 2^3
-# voxels, and bfloat16 rounding there blows the gradients up to 1e36)
+
+# small inputs for the tests that run the reference scan step by step in Python (the kernel contract), every network
+# under autocast, or ONNX export (its time grows with the unrolled scan): the smallest each network takes, but
+# MambaClinix's 16^3 (at 8^3 its last InstanceNorms see 2^3 voxels, and bfloat16 rounding there blows the gradients
+# up to 1e36)
 FAST_INPUTS = {
     "MambaClinix": (1, 2, 16, 16, 16),
     "LightMUNet": (1, 1, 16, 16),

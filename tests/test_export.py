@@ -10,19 +10,11 @@ import io
 
 import pytest
 import torch
+from network_cases import FAST_INPUTS
 from network_cases import SMALL_NETWORKS as NETWORKS
 
 MAMBA_LAYER_NETWORKS = {"MambaClinix", "LightMUNet", "LightMUNet3d"}  # the others scan with VMamba's SS2D (no conv1d)
 SLOW = pytest.mark.slow  # tracing unrolls the scan's chunk loops: seconds per network
-# the smallest inputs each network takes, for ONNX (export time grows with the unrolled scan: about a minute each)
-ONNX_SHAPES = {
-    "MambaClinix": (1, 2, 16, 16, 16),
-    "LightMUNet": (1, 1, 16, 16),
-    "LightMUNet3d": (1, 1, 8, 8, 8),
-    "MambaUNet": (1, 1, 32, 32),
-    "SwinUMamba": (1, 1, 32, 32),
-    "SwinUMambaD": (1, 1, 32, 32),
-}
 
 
 def _eager(name, shape=None):
@@ -69,7 +61,7 @@ def test_torch_export_matches_eager(name):
 def test_onnx_export_runs_in_onnxruntime_and_matches_eager(name, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    network, x, expected = _eager(name, ONNX_SHAPES[name])
+    network, x, expected = _eager(name, FAST_INPUTS[name])  # small: export time grows with the unrolled scan
     # optimize=False: onnxscript's graph optimizer (on by default) is not what is tested here, and on these unrolled
     # scan graphs it takes 2-3x the export itself with onnxscript 0.7.2 (Mamba-UNet at 32^2, 2 cores: 43 s without,
     # 132-153 s with it)
