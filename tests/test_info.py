@@ -54,3 +54,17 @@ def test_without_a_gpu_a_missing_kernel_package_is_no_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="monai_mamba.ops.kernel_packages"):
         assert kernel_package("causal-conv1d").function is None
     assert not caplog.records
+
+
+def test_the_reported_ranges_are_the_cuda_extras():
+    """``KERNEL_PACKAGES`` (what the report and the warning's fix name) and setup.cfg's ``cuda`` extra pin the same
+    versions: the two are written separately, so they are checked together."""
+    import configparser
+    from pathlib import Path
+
+    from monai_mamba.ops.kernel_packages import KERNEL_PACKAGES
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    extra = sorted(line.strip() for line in config["options.extras_require"]["cuda"].splitlines() if line.strip())
+    assert extra == sorted(f"{name}{supported}" for name, (_, _, supported) in KERNEL_PACKAGES.items())
