@@ -1,6 +1,6 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Every network of the library in a small configuration, with an input it takes: for the export, compile, autocast and
-kernel-contract tests."""
+"""Every network and Mamba block of the library in a small configuration, with an input it takes: for the export,
+compile, autocast, kernel-contract and GPU tests."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import functools
 import torch
 from gradient_checks import run_forward_backward
 
+from monai_mamba.blocks import HGCNBlock, MambaLayer, ResidualMambaLayer, RVMLayer, VSSBlock
 from monai_mamba.nets import LightMUNet, MambaClinix, MambaUNet, SwinUMamba, SwinUMambaD
 
 SMALL_NETWORKS = {
@@ -19,6 +20,17 @@ SMALL_NETWORKS = {
     "MambaUNet": (lambda: MambaUNet(2, 1, 2, feature_size=16), (1, 1, 64, 64)),
     "SwinUMamba": (lambda: SwinUMamba(2, 1, 2), (1, 1, 64, 64)),
     "SwinUMambaD": (lambda: SwinUMambaD(2, 1, 2), (1, 1, 64, 64)),
+}
+
+# every block with a Mamba layer or VMamba's SS2D, and the HGCN block, with an input: kernel-contract and GPU tests
+BLOCKS = {
+    "MambaLayer": (lambda: MambaLayer(16), (2, 37, 16)),
+    "MambaLayer-d_inner-20": (lambda: MambaLayer(10), (2, 37, 10)),  # channels-last x with 20 channels: made contiguous
+    "VSSBlock-2d": (lambda: VSSBlock(16, d_state=4), (2, 6, 5, 16)),
+    "VSSBlock-3d": (lambda: VSSBlock(8, d_state=4, spatial_dims=3), (1, 4, 3, 5, 8)),
+    "RVMLayer": (lambda: RVMLayer(8, 16, d_state=4), (2, 8, 6, 7)),
+    "ResidualMambaLayer": (lambda: ResidualMambaLayer(8, d_state=4), (1, 8, 4, 4, 3)),
+    "HGCNBlock": (lambda: HGCNBlock(3, 16), (1, 16, 5, 6, 4)),
 }
 
 # small inputs for the tests that run the reference scan step by step in Python (the kernel contract), every network

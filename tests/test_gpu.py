@@ -9,8 +9,7 @@ import pytest
 import torch
 from bundle_helpers import run_bundle, tiny_dataset
 from gradient_checks import assert_as_close_to_float64, assert_network_as_close_to_float64, run_forward_backward
-from network_cases import FAST_INPUTS, SMALL_NETWORKS
-from test_kernel_contract import BLOCKS
+from network_cases import BLOCKS, FAST_INPUTS, SMALL_NETWORKS
 
 from monai_mamba.info import backend_report
 from monai_mamba.ops.kernel_packages import kernel_package

@@ -11,23 +11,12 @@ import pytest
 import torch
 from gradient_checks import assert_as_close_to_float64, assert_network_as_close_to_float64, run_forward_backward
 from kernel_packages import kernel_packages_with_standins
-from network_cases import SMALL_NETWORKS, network_and_float64_truth
+from network_cases import BLOCKS, SMALL_NETWORKS, network_and_float64_truth
 from scan_helpers import assert_rel_close, make_scan_inputs
 
-from monai_mamba.blocks import HGCNBlock, MambaLayer, ResidualMambaLayer, RVMLayer, VSSBlock
 from monai_mamba.info import backend_report
 from monai_mamba.ops import causal_conv1d, causal_conv1d_backend, resolve_scan_backend, selective_scan
 from monai_mamba.ops.kernel_packages import kernel_package
-
-BLOCKS = {
-    "MambaLayer": (lambda: MambaLayer(16), (2, 37, 16)),
-    "MambaLayer-d_inner-20": (lambda: MambaLayer(10), (2, 37, 10)),  # channels-last x with 20 channels: made contiguous
-    "VSSBlock-2d": (lambda: VSSBlock(16, d_state=4), (2, 6, 5, 16)),
-    "VSSBlock-3d": (lambda: VSSBlock(8, d_state=4, spatial_dims=3), (1, 4, 3, 5, 8)),
-    "RVMLayer": (lambda: RVMLayer(8, 16, d_state=4), (2, 8, 6, 7)),
-    "ResidualMambaLayer": (lambda: ResidualMambaLayer(8, d_state=4), (1, 8, 4, 4, 3)),
-    "HGCNBlock": (lambda: HGCNBlock(3, 16), (1, 16, 5, 6, 4)),
-}
 
 
 @pytest.fixture(scope="module", params=["lowest", "highest"])
