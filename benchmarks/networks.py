@@ -311,7 +311,7 @@ def _in_subprocess(spec: str, repeats: int, profile: bool, backend: str, library
     return result
 
 
-def _print_steps(case_names, input_names, backend_names, repeats, profile, library, device, precisions) -> list:
+def _print_steps(case_names, input_names, backend_names, repeats, profile, library, device, precisions, peers) -> list:
     """The training-step table; returns the profiles measured on the way."""
     peak = "peak RSS (GiB)" if device == "cpu" else "peak allocated (GiB)"
     print(f"\n| network | input | batch x patch | precision | scan backend | step (s) | / SegResNet | {peak} |")
@@ -327,7 +327,7 @@ def _print_steps(case_names, input_names, backend_names, repeats, profile, libra
                 spec = f"step|{case_name}:{SEGRESNET}|{input_name}|{where}"
                 reference = _in_subprocess(spec, repeats, False, "default", "")
                 rows = [(case_name, backend) for backend in backend_names]
-                rows += [(f"{case_name}:{peer}", "-") for peer in case.peers]
+                rows += [(f"{case_name}:{peer}", "-") for peer in case.peers if peers or peer == SEGRESNET]
                 for name, backend in rows:
                     label = name.partition(":")[2] or name
                     if label == SEGRESNET:
@@ -387,10 +387,12 @@ def main(
     library: str = "",
     device: str = "cpu",
     precisions: str = "float32",
+    peers: bool = True,
     _child: str = "",
     _memory: bool = False,
 ):
-    """Print markdown tables: training steps (with ratios to SegResNet), profile shares, inference."""
+    """Print markdown tables: training steps (with ratios to SegResNet), profile shares, inference. ``peers=False``
+    leaves out MONAI's other networks (UNet, SwinUNETR, DynUNet): SegResNet, the ratios' reference, stays."""
     if _child:
         print(json.dumps(run_child(_child, repeats, profile, _memory)))
         return
@@ -405,7 +407,7 @@ def main(
         name = torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else device
         print(f"device={device} ({name})")
     profiles = _print_steps(
-        case_names, as_list(inputs), as_list(backends), repeats, profile, library, device, as_list(precisions)
+        case_names, as_list(inputs), as_list(backends), repeats, profile, library, device, as_list(precisions), peers
     )
     if profiles:
         _print_profiles(profiles)
