@@ -32,6 +32,7 @@ from pathlib import Path
 from monai.bundle import ConfigParser, ConfigWorkflow
 
 from monai_mamba.bundles.paths import caller_locals, running_workflow
+from monai_mamba.errors import show_actionable_errors
 
 __all__ = ["BASES_KEY", "expand_config_files", "load_config", "release_config"]
 
@@ -79,7 +80,8 @@ def load_config() -> None:
     """Make the running workflow's config the expansion of the files it was given (see the module doc): re-read the
     expanded list, the metadata and the command-line overrides into its parser and parse again; then check the
     overrides against the ids of the expanded files (``check_overrides``). Nothing is re-read when the files name no
-    bases (a released bundle) or were given expanded already.
+    bases (a released bundle) or were given expanded already. From here on an uncaught ``ActionableError`` (a
+    refusal) ends the process with its message as the last line (``monai_mamba.errors.show_actionable_errors``).
 
     Raises:
         RuntimeError: the workflow was not started by ``monai.bundle run``/``create_workflow`` and its files name
@@ -88,6 +90,7 @@ def load_config() -> None:
     """
     from monai_mamba.bundles.overrides import check_overrides
 
+    show_actionable_errors()  # a refusal's message is the last line a user reads, not MONAI's wrapper
     workflow = running_workflow()
     if workflow is None:
         return

@@ -9,6 +9,8 @@ import logging
 
 from monai.bundle import ConfigParser, ConfigWorkflow
 
+from monai_mamba.errors import ActionableError
+
 __all__ = ["UnknownOverrideError", "check_overrides"]
 
 logger = logging.getLogger(__name__)
@@ -23,7 +25,7 @@ _WORKFLOW_ARGUMENTS = set(inspect.signature(ConfigWorkflow.__init__).parameters)
 }
 
 
-class UnknownOverrideError(ValueError):
+class UnknownOverrideError(ActionableError, ValueError):
     """A command-line override names no id of the config."""
 
 

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from monai.transforms import LoadImage
 
+from monai_mamba.errors import ActionableError
+
 __all__ = ["DataCheckError", "check_datalist", "check_num_classes", "check_settings", "check_training_setup"]
 
 logger = logging.getLogger(__name__)
@@ -25,7 +27,7 @@ logger = logging.getLogger(__name__)
 _MAX_LISTED = 20
 
 
-class DataCheckError(ValueError):
+class DataCheckError(ActionableError, ValueError):
     """The data or the settings cannot be trained on; the message lists every problem found and its fix."""
 
 

@@ -9,10 +9,12 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
+from monai_mamba.errors import ActionableError
+
 __all__ = ["NonFiniteImageError", "RequireFinited"]
 
 
-class NonFiniteImageError(ValueError):
+class NonFiniteImageError(ActionableError, ValueError):
     """An image holds NaN or infinite voxels."""
 
 

@@ -14,6 +14,7 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
 
+from monai_mamba.errors import ActionableError
 from monai_mamba.handlers.best_model_saver import BestModelSaver
 from monai_mamba.handlers.run_identity import RunIdentity
 from monai_mamba.handlers.run_lock import RunLock
@@ -28,7 +29,7 @@ _TEMPORARY = re.compile(r"^tmp[a-z0-9_]{8}$")  # what an atomic write killed hal
 RESUME_MODES = ("auto", "fresh", "force")
 
 
-class RunMismatchError(RuntimeError):
+class RunMismatchError(ActionableError, RuntimeError):
     """The run folder holds another run than the one being started."""
 
 

@@ -8,12 +8,14 @@ import time
 
 from filelock import FileLock, Timeout
 
+from monai_mamba.errors import ActionableError
+
 __all__ = ["RunFolderBusyError", "RunLock"]
 
 _HELD: dict[str, FileLock] = {}  # lock file -> the lock, for the locks this process holds
 
 
-class RunFolderBusyError(RuntimeError):
+class RunFolderBusyError(ActionableError, RuntimeError):
     """Another process is training in the same run folder."""
 
 

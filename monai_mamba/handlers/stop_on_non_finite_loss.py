@@ -11,10 +11,12 @@ import torch.nn as nn
 from ignite.engine import Engine, Events
 from monai.handlers import from_engine
 
+from monai_mamba.errors import ActionableError
+
 __all__ = ["NonFiniteLossError", "StopOnNonFiniteLoss", "non_finite_parameters"]
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(ActionableError, FloatingPointError):
     """Training produced a NaN or infinite loss, or NaN or infinite weights."""
 
 

@@ -14,6 +14,7 @@ from monai.data import load_decathlon_datalist
 from monai.transforms import LoadImage
 
 from monai_mamba.data.checks import check_datalist
+from monai_mamba.errors import ActionableError
 from monai_mamba.planning.fingerprint import compute_fingerprint
 from monai_mamba.planning.plan import REFERENCE_GPU_GB, plan_network
 
@@ -22,7 +23,7 @@ __all__ = ["PlanMismatchError", "load_or_make_plan", "make_plan", "read_plan"]
 logger = logging.getLogger(__name__)
 
 
-class PlanMismatchError(ValueError):
+class PlanMismatchError(ActionableError, ValueError):
     """A plan does not fit the data or settings it is used with."""
 
 
