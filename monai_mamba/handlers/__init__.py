@@ -2,14 +2,10 @@
 """Training handlers that MONAI and ignite lack, and what defines a training run."""
 
 from monai_mamba.handlers.best_model_saver import BestModelSaver
+from monai_mamba.handlers.checkpoint_files import find_checkpoints
 from monai_mamba.handlers.clip_grad_norm import ClipGradNorm
 from monai_mamba.handlers.freeze_encoder import FreezeEncoder
-from monai_mamba.handlers.resumable_checkpoint import (
-    RESUME_MODES,
-    ResumableCheckpoint,
-    RunMismatchError,
-    find_checkpoints,
-)
+from monai_mamba.handlers.resumable_checkpoint import RESUME_MODES, ResumableCheckpoint, RunMismatchError
 from monai_mamba.handlers.run_identity import RunComparison, RunIdentity
 from monai_mamba.handlers.run_lock import RunFolderBusyError, RunLock
 from monai_mamba.handlers.save_final_weights import SaveFinalWeights

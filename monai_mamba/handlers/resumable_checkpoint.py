@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import re
@@ -16,31 +15,21 @@ from ignite.handlers import Checkpoint, DiskSaver
 
 from monai_mamba.errors import ActionableError
 from monai_mamba.handlers.best_model_saver import BestModelSaver
+from monai_mamba.handlers.checkpoint_files import find_checkpoints
 from monai_mamba.handlers.run_identity import RunIdentity
 from monai_mamba.handlers.run_lock import RunLock
 from monai_mamba.handlers.stop_on_non_finite_loss import NonFiniteLossError, non_finite_parameters
 
-__all__ = ["RESUME_MODES", "ResumableCheckpoint", "RunMismatchError", "find_checkpoints"]
+__all__ = ["RESUME_MODES", "ResumableCheckpoint", "RunMismatchError"]
 
 logger = logging.getLogger(__name__)
 
-_FILENAME = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
 _TEMPORARY = re.compile(r"^tmp[a-z0-9_]{8}$")  # what an atomic write killed half-way leaves (tempfile's names)
 RESUME_MODES = ("auto", "fresh", "force")
 
 
 class RunMismatchError(ActionableError, RuntimeError):
     """The run folder holds another run than the one being started."""
-
-
-def find_checkpoints(checkpoint_dir: str) -> list[tuple[int, str]]:
-    """``(epoch, path)`` of the interval checkpoints in ``checkpoint_dir``, newest first."""
-    found = []
-    for path in glob.glob(os.path.join(checkpoint_dir, "checkpoint_epoch=*.pt")):
-        match = _FILENAME.search(path)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found, reverse=True)
 
 
 def _rank() -> int:
