@@ -197,6 +197,47 @@ def test_weights_ruined_by_the_last_step_of_an_epoch_are_never_saved(tmp_path):
     assert torch.isfinite(saved["weight"]).all()
 
 
+def test_a_checkpoint_whose_weights_give_nan_at_once_is_set_aside_and_the_restart_resumes_before_it(tmp_path):
+    """The outside re-run's case: the last step of an epoch leaves the weights finite but exploded (|w| ~ 1e30), the
+    epoch is saved, and the next epoch's first loss is inf. That checkpoint must not be what a restart resumes."""
+
+    def run(explode_after_epoch=None):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+
+        def step(engine, batch):
+            optimizer.zero_grad()
+            loss = model(batch).square().mean()
+            loss.backward()
+            optimizer.step()
+            if engine.state.epoch == explode_after_epoch and engine.state.iteration % engine.state.epoch_length == 0:
+                with torch.no_grad():
+                    model.weight.mul_(1e30)  # finite, and the next loss overflows
+            return {"loss": loss}
+
+        trainer = Engine(step)
+        trainer.network = model
+        folder = str(tmp_path)
+        ResumableCheckpoint(folder, {"model": model, "optimizer": optimizer}, identity=_identity(model)).attach(trainer)
+        StopOnNonFiniteLoss(output_transform=lambda output: output["loss"], checkpoint_dir=folder).attach(trainer)
+        started = []
+        trainer.add_event_handler(Events.STARTED, lambda e: started.append(e.state.epoch))
+        trainer.run([torch.ones(2, 3)] * 2, max_epochs=4)
+        return trainer, model, started
+
+    with pytest.raises(NonFiniteLossError) as error:
+        run(explode_after_epoch=2)
+    message = str(error.value)
+    assert "loss is inf at epoch 3, iteration 5" in message and "checkpoint_epoch=2.pt.non-finite" in message
+    assert "a restart resumes from checkpoint_epoch=1.pt" in message
+    assert [epoch for epoch, _ in find_checkpoints(str(tmp_path))] == [1]
+    assert (tmp_path / "checkpoint_epoch=2.pt.non-finite").is_file()  # kept for a look, out of the resume path
+    trainer, model, started = run()  # the restart, with the cause gone
+    assert started == [1] and trainer.state.epoch == 4  # resumed after epoch 1, not from the exploded epoch 2
+    assert model.weight.abs().max() < 10 and [e for e, _ in find_checkpoints(str(tmp_path))] == [4, 3]
+
+
 def test_a_second_run_in_the_same_folder_fails_fast_naming_the_first(tmp_path):
     lock = RunLock(str(tmp_path))
     lock.acquire()

@@ -20,7 +20,7 @@ def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     trainer = Engine(step)
     ResumableCheckpoint(str(tmp_path), {"model": model, "optimizer": optimizer}).attach(trainer)
     StopOnNonFiniteLoss().attach(trainer)
-    with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 3, iteration 5: stopped without saving"):
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 3, iteration 5: this epoch was not saved"):
         trainer.run([torch.ones(1, 2)] * 2, max_epochs=4)
     (epoch, newest), *_ = find_checkpoints(str(tmp_path))
     assert epoch == 2  # epoch 3 never completed: not saved

@@ -130,8 +130,8 @@ class ResumableCheckpoint:
             if bad:
                 raise NonFiniteLossError(
                     f"the weights became NaN/Inf during epoch {engine.state.epoch} ({', '.join(bad[:3])}...): this "
-                    "epoch is not saved, so the newest checkpoint is the last good one and a restart resumes from it. "
-                    "Try a lower learning_rate or run without amp."
+                    "epoch is not saved and a restart resumes from the newest checkpoint. Try a lower learning_rate or "
+                    "run without amp."
                 )
         self._checkpoint(engine)
 
