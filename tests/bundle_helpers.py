@@ -41,7 +41,7 @@ def build_config_ids(bundle: str, configs: list[str], ids: list[str], overrides)
     parser.read_meta(config_paths(bundle, "metadata.json")[0])
     parser.update(overrides(parser) if callable(overrides) else overrides)
     for name in ids:
-        assert parser.get_parsed_content(name) is not None, name
+        parser.get_parsed_content(name)  # raises, naming the id, when it cannot be built; callers check what it is
     return parser
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import shutil
 import subprocess
 
@@ -64,8 +65,18 @@ def test_train_inference_evaluate_end_to_end(task, tmp_path):
     run_bundle(BUNDLE, ["train.yaml", *extra, "evaluate.yaml"], **overrides)
     with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
         metrics = {name: float(value) for name, value in csv.reader(f)}
-    assert set(metrics) == {"val_mean_dice", "val_mean_iou", "val_hd95", "val_asd", "val_precision", "val_recall"}
+    assert set(metrics) == {
+        "val_mean_dice",
+        "val_mean_iou",
+        "val_hd95",
+        "val_asd",
+        "val_missed_classes",
+        "val_precision",
+        "val_recall",
+    }
     assert 0.0 <= metrics["val_mean_dice"] <= 1.0
+    # an untrained-for-long network misses classes; the distances stay finite and the misses are counted
+    assert all(math.isfinite(v) for v in metrics.values()) and metrics["val_missed_classes"] >= 0
     with open(tmp_path / "bundle" / "eval" / "val_hd95_raw.csv") as f:
         header = next(csv.reader(f))
     assert header == ["filename", *(f"class{c}" for c in range(classes - 1)), "mean"]  # per case and class

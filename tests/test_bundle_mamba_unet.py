@@ -22,6 +22,7 @@ METRICS = {
     "val_mean_iou",
     "val_hd95",
     "val_asd",
+    "val_missed_classes",
     "val_accuracy",
     "val_precision",
     "val_sensitivity",

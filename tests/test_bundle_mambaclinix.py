@@ -66,7 +66,13 @@ def test_plan_train_inference_evaluate_end_to_end(tmp_path):
 
     run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml"], **overrides)
     with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
-        assert {row[0] for row in csv.reader(f)} == {"val_mean_dice", "val_region_dice", "val_hd95", "val_asd"}
+        assert {row[0] for row in csv.reader(f)} == {
+            "val_mean_dice",
+            "val_region_dice",
+            "val_hd95",
+            "val_asd",
+            "val_missed_classes",
+        }
 
     # python -m monai.bundle ckpt_export ... --use_trace True: TorchScript of the trained network, same output
     exported = tmp_path / "model.ts"

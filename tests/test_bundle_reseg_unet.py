@@ -103,7 +103,7 @@ def test_both_stages_then_inference_and_evaluate(tmp_path):
     run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml"], **overrides)
     eval_dir = tmp_path / "bundle" / "eval"
     with open(eval_dir / "metrics.csv") as f:
-        assert {row[0] for row in csv.reader(f)} == {"val_mean_dice", "val_hd95", "val_asd"}
+        assert {row[0] for row in csv.reader(f)} == {"val_mean_dice", "val_hd95", "val_asd", "val_missed_classes"}
     with open(eval_dir / "val_mean_dice_raw.csv") as f:  # per case and class, as the paper's tables
         header = next(csv.reader(f))
     assert header == ["filename", "class0", "class1", "class2", "mean"]

@@ -47,7 +47,13 @@ def test_train_pretrained_and_frozen_then_inference_and_evaluate(
 
     run_bundle(BUNDLE, ["train.yaml", "evaluate.yaml"], **overrides)
     with open(tmp_path / "bundle" / "eval" / "metrics.csv") as f:
-        assert {row[0] for row in csv.reader(f)} == {"val_mean_dice", "val_nsd", "val_hd95", "val_asd"}
+        assert {row[0] for row in csv.reader(f)} == {
+            "val_mean_dice",
+            "val_nsd",
+            "val_hd95",
+            "val_asd",
+            "val_missed_classes",
+        }
 
 
 def test_microscopy_instances_trained_as_three_classes_and_scored_by_f1(tmp_path):

@@ -6,8 +6,10 @@ network and the deterministic transforms the training run used, and the metadata
 from __future__ import annotations
 
 import pytest
+import torch
 from bundle_helpers import build_config_ids, config_paths, tiny_dataset, verify_bundle_metadata
 from monai.bundle import create_workflow
+from monai.engines import SupervisedEvaluator, SupervisedTrainer
 
 from monai_mamba.data import make_demo_dataset
 from monai_mamba.planning import make_plan
@@ -94,7 +96,9 @@ def test_train_and_infer_workflows_build_with_every_property_monai_checks(key, t
         config_file=config_paths(bundle, "train.yaml", *overlays), workflow_type="train", logging_file=False, **settings
     )
     assert train.check_properties() == []
-    assert train.parser.get_parsed_content("validate#evaluator") is not None
+    trainer, evaluator = (train.parser.get_parsed_content(i) for i in ("train#trainer", "validate#evaluator"))
+    assert isinstance(trainer, SupervisedTrainer) and isinstance(evaluator, SupervisedEvaluator)
+    assert evaluator.network is trainer.network  # validation scores the network being trained
     infer = create_workflow(
         config_file=config_paths(bundle, "inference.json", *overlays),
         workflow_type="infer",
@@ -102,16 +106,20 @@ def test_train_and_infer_workflows_build_with_every_property_monai_checks(key, t
         **_inference_settings(settings),
     )
     assert infer.check_properties() == []
-    assert infer.parser.get_parsed_content("evaluator") is not None
+    evaluator = infer.parser.get_parsed_content("evaluator")
+    assert isinstance(evaluator, SupervisedEvaluator) and isinstance(evaluator.network, torch.nn.Module)
 
 
 @pytest.mark.parametrize("key", list(CASES), ids=IDS)
 def test_evaluate_and_multi_gpu_overlays_build(key, tmp_path):
     bundle, overlays, settings = _case(key, tmp_path)
     evaluate = build_config_ids(bundle, ["train.yaml", *overlays, "evaluate.yaml"], ["validate#evaluator"], settings)
+    assert isinstance(evaluate.get_parsed_content("validate#evaluator"), SupervisedEvaluator)
     if "microscopy.yaml" not in overlays:  # which replaces the metrics with the instance F1
-        assert {"val_hd95", "val_asd"} <= set(evaluate.get_parsed_content("extra_validation_metrics"))
+        metrics = set(evaluate.get_parsed_content("extra_validation_metrics"))
+        assert {"val_hd95", "val_asd", "val_missed_classes"} <= metrics
     ddp = build_config_ids(bundle, ["train.yaml", *overlays, "multi_gpu_train.yaml"], ["network_def"], settings)
+    assert isinstance(ddp.get_parsed_content("network_def"), torch.nn.Module)
     assert all(name in ddp for name in ("train#sampler", "validate#sampler", "setup", "run", "finalize"))  # + a group
 
 
