@@ -10,12 +10,14 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from monai.bundle import ConfigParser, ConfigWorkflow, create_workflow, verify_net_in_out
 
 from monai_mamba.bundles import expand_config_files
 from monai_mamba.data import make_demo_dataset
+from monai_mamba.handlers import EvaluationRecord
 
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 
@@ -55,6 +57,14 @@ def copy_bundle(name: str, bundles_dir: Path) -> Path:
     if not (Path(bundles_dir) / "shared").exists():
         shutil.copytree(BUNDLES / "shared", Path(bundles_dir) / "shared")
     return target
+
+
+def record_stand_in_evaluation(bundle_dir: Path, metrics: dict) -> None:
+    """``eval/evaluation.json`` for ``bundle_dir/models/model.pt`` as ``evaluate.yaml``'s ``EvaluationRecord`` writes
+    it, with given ``metrics``: for tests of what a release holds with weights that are not trained (the zoo's fake
+    weights); ``test_release_served_over_http_downloads_verifies_loads_and_infers`` evaluates for real."""
+    engine = SimpleNamespace(state=SimpleNamespace(metrics=metrics), data_loader=SimpleNamespace(dataset=[None]))
+    EvaluationRecord(str(bundle_dir / "models" / "model.pt"), str(bundle_dir / "eval"), "", "validation")(engine)
 
 
 def verify_bundle_metadata(bundle: str, bundle_root: Path, n: int, **overrides) -> None:

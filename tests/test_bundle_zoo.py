@@ -1,19 +1,28 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Model-zoo readiness: every bundle passes the zoo's checks; pack -> monai.bundle download (file://) -> run."""
+"""Model-zoo readiness: every bundle passes the zoo's checks; train -> evaluate -> pack -> served over HTTP ->
+monai.bundle download -> download_large_files (hash checked) -> monai.bundle.load -> inference."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
+import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pytest
+import torch
 import yaml
-from bundle_helpers import BUNDLES, copy_bundle
-from monai.bundle import download, verify_metadata, verify_net_in_out
+from bundle_helpers import BUNDLES, copy_bundle, record_stand_in_evaluation, run_bundle, tiny_dataset
+from monai.apps.utils import HashCheckError
+from monai.bundle import create_workflow, download, download_large_files, load, verify_metadata
 
 from monai_mamba.bundles import check_bundle, pack_bundle, release_files
 
@@ -47,41 +56,95 @@ def _copy(name, tmp_path):
     return copy_bundle(name, tmp_path / "bundles")
 
 
-def test_pack_then_download_from_a_file_url_then_run(tmp_path):
+def test_release_served_over_http_downloads_verifies_loads_and_infers(tmp_path):
+    """The zoo flow, offline: train, evaluate, pack with --weights_url; a local HTTP server serves the zip and the
+    weights; ``monai.bundle download`` unpacks the zip, ``download_large_files`` fetches ``model.pt`` checking its
+    SHA-256, ``monai.bundle.load`` returns the trained network, and the released inference config segments an image
+    with its geometry. The metadata holds the evaluation's metrics; a tampered ``model.pt`` is refused by its hash."""
+    data = tiny_dataset(tmp_path, 2, 2, 32, num_validation=1)
+    bundle = copy_bundle("lightm_unet", tmp_path / "bundles")
+    tiny = {"network_def#init_filters": 8}
+    settings = dict(bundle_root=str(bundle), dataset_dir=data, patch_size=[32, 32], max_epochs=1, **tiny)
+    run_bundle("lightm_unet", ["train.yaml"], **settings)
+    run_bundle("lightm_unet", ["train.yaml", "evaluate.yaml"], **settings)
+    measured = json.loads((bundle / "eval" / "evaluation.json").read_text())
+    assert measured["model_sha256"] == hashlib.sha256((bundle / "models" / "model.pt").read_bytes()).hexdigest()
+
+    site = tmp_path / "site"
+    (site / "weights").mkdir(parents=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        archive = pack_bundle(
+            "lightm_unet", str(site), weights_url=url + "/weights/{file}", bundles_dir=tmp_path / "bundles"
+        )
+        shutil.copy2(bundle / "models" / "model.pt", site / "weights" / "model.pt")  # the maintainer's upload
+        zoo = tmp_path / "zoo"
+        download(name="lightm_unet", url=f"{url}/{archive.name}", bundle_dir=str(zoo), progress=False)
+        released = zoo / "lightm_unet"
+        assert not (released / "models" / "model.pt").exists()  # the weights come through large_files.yml
+        download_large_files(bundle_path=str(released))
+        network = load(
+            name="lightm_unet",
+            bundle_dir=str(zoo),
+            workflow_type="inference",
+            net_override={"init_filters": 8},
+            device="cpu",
+            progress=False,
+        )
+        trained = torch.load(bundle / "models" / "model.pt", weights_only=True)
+        assert all(torch.equal(network.state_dict()[k], v) for k, v in trained.items())
+
+        meta = json.loads((released / "configs" / "metadata.json").read_text())
+        assert meta["eval_metrics"] == {k: round(v, 4) for k, v in measured["metrics"].items()}
+        assert "val_mean_dice" in meta["eval_metrics"]
+        assert meta["eval_data"] == {"dataset": "data", "split": "validation", "cases": 1}
+
+        workflow = create_workflow(
+            config_file=str(released / "configs" / "inference.json"),
+            workflow_type="infer",
+            logging_file=False,
+            bundle_root=str(released),
+            dataset_dir=data,
+            **tiny,
+        )
+        workflow.run()
+        (prediction,) = (released / "predictions").glob("*_seg.nii.gz")
+        testing = json.loads((Path(data) / "datalist.json").read_text())["testing"][0]["image"]
+        image = nib.load(Path(data) / testing)
+        assert nib.load(prediction).shape[:2] == image.shape[:2]
+        assert np.allclose(nib.load(prediction).affine, image.affine)
+
+        (site / "weights" / "model.pt").write_bytes(b"not the released weights")
+        (released / "models" / "model.pt").unlink()
+        with pytest.raises(HashCheckError, match="sha256 hash check of downloaded file failed"):
+            download_large_files(bundle_path=str(released))
+        assert not (released / "models" / "model.pt").exists()  # nothing unverified is left to load
+    finally:
+        server.shutdown()
+
+
+def test_pack_releases_weights_only_with_a_url_and_their_own_evaluation(tmp_path):
     bundle = _copy("lightm_unet", tmp_path)
     (bundle / "models").mkdir()
-    (bundle / "models" / "model.pt").write_bytes(b"weights")  # hashed into large_files.yml, not packed
-    archive = pack_bundle(
-        "lightm_unet",
-        str(tmp_path / "out"),
-        weights_url="https://example.org/{name}/{version}/{file}",
-        bundles_dir=tmp_path / "bundles",
-    )
-    assert archive.name == "lightm_unet_v0.1.0.zip"
-    with zipfile.ZipFile(archive) as z:
-        assert (
-            all(n.startswith("lightm_unet/") for n in z.namelist())
-            and "lightm_unet/models/model.pt" not in z.namelist()
-        )
-    download(name="lightm_unet", url=archive.resolve().as_uri(), bundle_dir=str(tmp_path / "zoo"), progress=False)
-    unpacked = tmp_path / "zoo" / "lightm_unet"
-    large = yaml.safe_load((unpacked / "large_files.yml").read_text())["large_files"]
-    assert large == [
-        {
-            "path": "models/model.pt",
-            "url": "https://example.org/lightm_unet/0.1.0/model.pt",
-            "hash_val": hashlib.sha256(b"weights").hexdigest(),
-            "hash_type": "sha256",
-        }
-    ]
-    assert check_bundle(unpacked) == []
-    verify_net_in_out(
-        net_id="network_def",
-        meta_file=str(unpacked / "configs" / "metadata.json"),
-        config_file=str(unpacked / "configs" / "inference.json"),
-        n=1,
-        bundle_root=str(unpacked),
-    )
+    (bundle / "models" / "model.pt").write_bytes(b"weights")
+    configs_only = pack_bundle("lightm_unet", str(tmp_path / "a"), bundles_dir=tmp_path / "bundles")
+    with zipfile.ZipFile(configs_only) as z:
+        assert yaml.safe_load(z.read("lightm_unet/large_files.yml"))["large_files"] == []
+        assert json.loads(z.read("lightm_unet/configs/metadata.json"))["eval_metrics"] == {}
+        assert "lightm_unet/models/model.pt" not in z.namelist()
+    url = "https://example.org/{name}/{version}/{file}"
+    with pytest.raises(ValueError, match=r"model.pt has not been evaluated .*evaluate.yaml"):
+        pack_bundle("lightm_unet", str(tmp_path / "b"), weights_url=url, bundles_dir=tmp_path / "bundles")
+    record_stand_in_evaluation(bundle, {"val_mean_dice": 0.5})
+    (bundle / "models" / "model.pt").write_bytes(b"weights trained since")
+    with pytest.raises(ValueError, match=r"scored another model than .*model.pt \(SHA-256 differs"):
+        pack_bundle("lightm_unet", str(tmp_path / "c"), weights_url=url, bundles_dir=tmp_path / "bundles")
+    (bundle / "models" / "model.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="--weights_url given but .*model.pt does not exist"):
+        pack_bundle("lightm_unet", str(tmp_path / "d"), weights_url=url, bundles_dir=tmp_path / "bundles")
 
 
 def test_pack_refuses_an_unknown_bundle_and_one_that_fails_the_checks(tmp_path):

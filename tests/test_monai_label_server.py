@@ -55,14 +55,18 @@ def _request(url: str, data: bytes | None = None, content_type: str | None = Non
 
 
 def _deploy(name: str, tmp_path: Path, data: str, overrides: dict) -> Path:
-    """Train the bundle on ``data`` (1 epoch), release it (pack, unzip into the app's model/ folder, weights beside)."""
-    run_bundle(name, ["train.yaml"], bundle_root=str(tmp_path / "trained"), dataset_dir=data, max_epochs=1, **overrides)
+    """Train the bundle on ``data`` (1 epoch) and evaluate it, release it (pack, unzip into the app's model/ folder,
+    weights beside)."""
+    settings = dict(bundle_root=str(tmp_path / "trained"), dataset_dir=data, max_epochs=1, **overrides)
+    run_bundle(name, ["train.yaml"], **settings)
+    run_bundle(name, ["train.yaml", "evaluate.yaml"], **settings)
     source = copy_bundle(name, tmp_path / "src")
     shutil.copytree(
         tmp_path / "trained" / "models",
         source / "models",
         ignore=shutil.ignore_patterns("checkpoint_*", "previous_runs", ".run.lock"),
     )
+    shutil.copytree(tmp_path / "trained" / "eval", source / "eval")  # the evaluation pack states in the metadata
     archive = pack_bundle(
         name, str(tmp_path / "dist"), weights_url="https://example.org/{file}", bundles_dir=tmp_path / "src"
     )

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from bundle_helpers import copy_bundle, tiny_dataset
+from bundle_helpers import copy_bundle, record_stand_in_evaluation, tiny_dataset
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export
 
 from monai_mamba.bundles import pack_bundle
@@ -106,16 +106,16 @@ def _data(name: str, tmp_path: Path) -> str:
 
 
 def _release(name: str, tmp_path: Path, verify_bundle, data: str) -> Path:
-    """Pack the bundle as a maintainer would after training (weights: the zoo's own fake-weights helper; MambaClinix:
-    the plan of the run), publish the weights at a file:// URL, and download + unpack the release into
-    ``tmp_path/models/<name>``, as the zoo holds it."""
+    """Pack the bundle as a maintainer would after training and evaluating (weights: the zoo's own fake-weights
+    helper, with a stand-in evaluation record; MambaClinix: the plan of the run), publish the weights at a file://
+    URL, and download + unpack the release into ``tmp_path/models/<name>``, as the zoo holds it."""
     source = copy_bundle(name, tmp_path / "src")
     (source / "models").mkdir()
     if name == "mambaclinix":
         make_plan(f"{data}/datalist.json", str(source / "models" / "plan.json"), 5)
     server = tmp_path / "server"
     url = server.as_uri() + "/{name}_v{version}/{file}"
-    first = pack_bundle(name, str(tmp_path / "dist0"), weights_url=url, bundles_dir=tmp_path / "src")
+    first = pack_bundle(name, str(tmp_path / "dist0"), bundles_dir=tmp_path / "src")  # the configs alone
     with zipfile.ZipFile(first) as archive:  # the release configs, to build the network the weights are for
         archive.extractall(tmp_path / "staged")
     cwd = os.getcwd()
@@ -125,6 +125,7 @@ def _release(name: str, tmp_path: Path, verify_bundle, data: str) -> Path:
     finally:
         os.chdir(cwd)
     shutil.move(str(tmp_path / "staged" / name / "model.pt"), source / "models" / "model.pt")
+    record_stand_in_evaluation(source, {"val_mean_dice": 0.5})  # a release states its weights' evaluation
     archive = pack_bundle(name, str(tmp_path / "dist"), weights_url=url, bundles_dir=tmp_path / "src")
     version = json.loads((source / "configs" / "metadata.json").read_text())["version"]
     (server / f"{name}_v{version}").mkdir(parents=True)

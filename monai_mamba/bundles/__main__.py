@@ -10,12 +10,13 @@ import sys
 
 import fire
 
-from monai_mamba.bundles.pack import DEFAULT_WEIGHTS_URL, pack_bundle
+from monai_mamba.bundles.pack import pack_bundle
 from monai_mamba.bundles.zoo import check_bundle
 
 
-def pack(name: str, output_dir: str = ".", weights_url: str = DEFAULT_WEIGHTS_URL) -> str:
-    """Write the model-zoo zip of bundle ``name`` (see ``monai_mamba.bundles.pack_bundle``)."""
+def pack(name: str, output_dir: str = ".", weights_url: str = "") -> str:
+    """Write the model-zoo zip of bundle ``name``; with ``weights_url`` (where ``models/model.pt`` will be uploaded)
+    the weights and their evaluation's metrics are in it (see ``monai_mamba.bundles.pack_bundle``)."""
     try:
         return str(pack_bundle(name, output_dir, weights_url))
     except (FileNotFoundError, ValueError) as error:  # what the user can fix: the message alone, no traceback

@@ -230,8 +230,8 @@ Whatever the nnU-Net run reached; the import changes no weight. The predictions 
 voxels (monai-mamba's README, "Use the authors' trained models").
 
 ## MONAI Bundle Commands
-`models/model.pt` is listed in `large_files.yml` (the model zoo takes files over 25 MB only from a download URL): fill
-in its `url` where you publish it, or import again with `--weights_url`.
+To publish `models/model.pt` (the model zoo takes files over 25 MB only from a download URL), import again with
+`--weights_url` (where you will upload it): `large_files.yml` then lists it with its SHA-256.
 
 ```
 python -m monai.bundle run --config_file configs/inference.json --bundle_root . \\
@@ -266,7 +266,8 @@ def import_nnunet_results(
         folds: None (every ``fold_<k>``), ``"all"`` (``fold_all``), or ``"0,1"``.
         checkpoint: ``final``, ``best``, or a file name in each fold folder.
         weights_url: where ``models/model.pt`` will be downloadable once published (``large_files.yml``, which the
-            model zoo needs for any file over 25 MB); empty: to be filled in before publishing.
+            model zoo needs for any file over 25 MB), listed there with its SHA-256; empty: no entry (the bundle
+            runs with its local ``model.pt``).
 
     Returns:
         The bundle folder.
@@ -303,8 +304,8 @@ def import_nnunet_results(
     references = "\n".join(f"- {r}" for r in metadata.get("references", []))
     (output / "docs" / "README.md").write_text(_readme(results, bundle, fold_names, checkpoint, references))
     torch.save(model.state_dict(), output / "models" / "model.pt")
-    entry = large_file_entry("models/model.pt", weights_url, output / "models" / "model.pt")
-    (output / "large_files.yml").write_text(yaml.safe_dump({"large_files": [entry]}, sort_keys=False))
+    entries = [large_file_entry("models/model.pt", weights_url, output / "models" / "model.pt")] if weights_url else []
+    (output / "large_files.yml").write_text(yaml.safe_dump({"large_files": entries}, sort_keys=False))
     logger.info(
         "%s (%s, %s) -> %s: %d fold(s), mirror axes %s",
         results.folder.name,

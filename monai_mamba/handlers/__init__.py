@@ -4,6 +4,7 @@
 from monai_mamba.handlers.best_model_saver import BestModelSaver
 from monai_mamba.handlers.checkpoint_files import find_checkpoints
 from monai_mamba.handlers.clip_grad_norm import ClipGradNorm
+from monai_mamba.handlers.evaluation_record import EVALUATION_RECORD, EvaluationRecord, file_sha256
 from monai_mamba.handlers.freeze_encoder import FreezeEncoder
 from monai_mamba.handlers.resumable_checkpoint import RESUME_MODES, ResumableCheckpoint, RunMismatchError
 from monai_mamba.handlers.run_identity import RunComparison, RunIdentity
@@ -15,6 +16,8 @@ from monai_mamba.handlers.trained_model_loader import TrainedModelLoader, traini
 __all__ = [
     "BestModelSaver",
     "ClipGradNorm",
+    "EVALUATION_RECORD",
+    "EvaluationRecord",
     "FreezeEncoder",
     "NonFiniteLossError",
     "RESUME_MODES",
@@ -27,6 +30,7 @@ __all__ = [
     "SaveFinalWeights",
     "StopOnNonFiniteLoss",
     "TrainedModelLoader",
+    "file_sha256",
     "find_checkpoints",
     "non_finite_parameters",
     "training_command",
