@@ -13,10 +13,12 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+import yaml
 from monai.bundle import ConfigParser
 
 from monai_mamba.bundles.nnunet_import import import_nnunet_results
 from monai_mamba.bundles.zoo import check_bundle
+from monai_mamba.handlers import file_sha256
 from monai_mamba.nets import LightMUNet, MambaClinix, SwinUMamba, SwinUMambaD
 from monai_mamba.nnunet import NnUNetResults
 
@@ -26,6 +28,8 @@ from test_mambaclinix import OFFICIAL_STATE_DICTS, official_state_dict  # noqa: 
 
 LIGHTM_3D = helpers.architecture([32, 64, 128, 256], [[3, 3, 3]] * 4, [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]])
 CLINIX = OFFICIAL_STATE_DICTS["networks"][0]  # the small plan whose official names the test data lists
+
+URL = "https://example.org/imported/model.pt"  # where a maintainer would publish the imported weights
 
 
 def _lightm_results(tmp_path, trainer="nnUNetTrainerLightMUNet", configuration="3d_fullres", **plans_changes):
@@ -275,9 +279,12 @@ def test_imported_bundle_predicts_as_nnunet(tmp_path, monkeypatch, request, make
 
     if request.node.callspec.id == "lightm_unet-3d":  # the command line once; the same function in-process after
         command = [sys.executable, "-m", "monai_mamba.bundles", "import-nnunet", str(folder), "--output"]
-        subprocess.run([*command, str(tmp_path / "bundle")], check=True, capture_output=True)
+        subprocess.run([*command, str(tmp_path / "bundle"), "--weights_url", URL], check=True, capture_output=True)
     else:
-        import_nnunet_results(folder, tmp_path / "bundle")
+        import_nnunet_results(folder, tmp_path / "bundle", weights_url=URL)
+    # the zoo takes model.pt (over 25 MB) only from a URL: listed with its hash
+    (entry,) = yaml.safe_load((tmp_path / "bundle" / "large_files.yml").read_text())["large_files"]
+    assert entry["url"] == URL and entry["hash_val"] == file_sha256(tmp_path / "bundle" / "models" / "model.pt")
     assert check_bundle(tmp_path / "bundle") == []
     run = [
         sys.executable,
