@@ -86,7 +86,7 @@ def large_file_entry(path: str, url: str, local: Path | None = None) -> dict[str
     return entry
 
 
-def _released_metrics(source: Path, name: str) -> dict:
+def _released_metrics(source: Path) -> dict:
     """``eval_metrics`` and ``eval_data`` for the metadata from ``eval/evaluation.json``, which must be an evaluation
     of the ``models/model.pt`` being released (same SHA-256)."""
     record_path, model = source / "eval" / EVALUATION_RECORD, source / "models" / "model.pt"
@@ -148,7 +148,7 @@ def pack_bundle(name: str, output_dir: str = ".", weights_url: str = "", bundles
                 f"--weights_url given but {source / 'models' / 'model.pt'} does not exist: train the bundle first, "
                 "or pack without --weights_url to release the configs alone."
             )
-        released = _released_metrics(source, name)
+        released = _released_metrics(source)
     with tempfile.TemporaryDirectory() as temporary:
         staged = Path(temporary) / name
         bases_only = _local_bases(source / "configs")

@@ -1,5 +1,5 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""The training checkpoints of a run folder, ``checkpoint_epoch=<N>.pt``: which there are, and setting one aside."""
+"""The training checkpoints of a run folder, ``checkpoint_epoch=<N>.pt``: which there are, newest first."""
 
 from __future__ import annotations
 

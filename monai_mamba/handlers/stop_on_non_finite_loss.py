@@ -7,6 +7,7 @@ import math
 import os
 from typing import Callable
 
+import ignite.distributed as idist
 import torch
 import torch.nn as nn
 from ignite.engine import Engine, Events
@@ -69,11 +70,10 @@ class StopOnNonFiniteLoss:
         loss = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
         epoch, iteration, length = engine.state.epoch, engine.state.iteration, engine.state.epoch_length
         where = f"epoch {epoch}, iteration {iteration}"
-        advice = _ADVICE
         if not math.isfinite(loss):
             first_step = bool(length) and (iteration - 1) % length == 0
             kept = self._set_aside_checkpoint(epoch - 1) if first_step else self._newest_checkpoint()
-            raise NonFiniteLossError(f"training loss is {loss} at {where}: {kept} {advice}")
+            raise NonFiniteLossError(f"training loss is {loss} at {where}: {kept} {_ADVICE}")
         network = getattr(engine, "network", None)
         last_of_epoch = length and iteration % length == 0
         if network is not None and last_of_epoch:
@@ -81,7 +81,7 @@ class StopOnNonFiniteLoss:
             if bad:
                 raise NonFiniteLossError(
                     f"the weights are NaN/Inf after the last step of {where} "
-                    f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): {self._newest_checkpoint()} {advice}"
+                    f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): {self._newest_checkpoint()} {_ADVICE}"
                 )
 
     def _newest_checkpoint(self) -> str:
@@ -99,7 +99,7 @@ class StopOnNonFiniteLoss:
         if epoch not in found:
             return "this epoch was not saved."
         path = found.pop(epoch)
-        if not (torch.distributed.is_initialized() and torch.distributed.get_rank() > 0):
+        if idist.get_rank() == 0:  # one process renames it
             os.replace(path, path + NON_FINITE_SUFFIX)
         then = f"resumes from {os.path.basename(found[max(found)])}" if found else "starts over"
         return (
