@@ -32,7 +32,9 @@ _BLOCK_BUDGET = 2
 
 
 def _chunk_length(length: int) -> int:
-    return int(min(256, max(16, 2 ** round(math.log2(math.sqrt(length))))))
+    """About sqrt(length) steps (16 to 256), never more than the sequence has: a short sequence (a deep stage's few
+    tokens) is one chunk of its own length, not padded to 16 steps."""
+    return int(min(length, 256, max(16, 2 ** round(math.log2(math.sqrt(length))))))
 
 
 def _position_major(x: torch.Tensor, length: int, chunk: int) -> torch.Tensor:
@@ -84,17 +86,19 @@ def _chunked_forward(u, dt, A, B, C):
     B_p = _position_major(B, length, chunk).transpose(-1, -2).unsqueeze(3)  # (T, b, g, 1, c, n)
     C_p = _position_major(C, length, chunk).transpose(-1, -2).unsqueeze(3)
     A_b = A.unsqueeze(-2)  # (g, h, 1, n)
-    local = dtu_p[0].unsqueeze(-1) * B_p[0]
-    for j in range(1, chunk):  # decays computed step by step: memory b * d * chunks * n, not b * d * l * n
-        local = local * torch.exp(dt_p[j].unsqueeze(-1) * A_b) + dtu_p[j].unsqueeze(-1) * B_p[j]
-    chunk_decay = torch.exp(dt_p.sum(0).unsqueeze(-1) * A_b)
-    starts = _scan_chunks(torch.zeros_like(local[..., 0, :]), chunk_decay, local, reverse=False)
-    last_state = chunk_decay[..., -1, :] * starts[..., -1, :] + local[..., -1, :]
+    if dt_p.shape[-1] == 1:  # one chunk (a short sequence): it starts from zero, no pass for its start state
+        starts = torch.zeros(dtu_p.shape[1:] + A.shape[-1:], dtype=dtu_p.dtype, device=dtu_p.device)
+    else:
+        local = dtu_p[0].unsqueeze(-1) * B_p[0]
+        for j in range(1, chunk):  # decays computed step by step: memory b * d * chunks * n, not b * d * l * n
+            local = local * torch.exp(dt_p[j].unsqueeze(-1) * A_b) + dtu_p[j].unsqueeze(-1) * B_p[j]
+        chunk_decay = torch.exp(dt_p.sum(0).unsqueeze(-1) * A_b)
+        starts = _scan_chunks(torch.zeros_like(local[..., 0, :]), chunk_decay, local, reverse=False)
     state, ys = starts, []
-    for j in range(chunk):
+    for j in range(chunk):  # padded steps (dt = 0) keep the state: the last one is the sequence's last state
         state = state * torch.exp(dt_p[j].unsqueeze(-1) * A_b) + dtu_p[j].unsqueeze(-1) * B_p[j]
         ys.append(torch.linalg.vecdot(state, C_p[j]))
-    return _from_position_major(torch.stack(ys), length), last_state, starts
+    return _from_position_major(torch.stack(ys), length), state[..., -1, :], starts
 
 
 class _ChunkedScan(torch.autograd.Function):
