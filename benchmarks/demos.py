@@ -14,72 +14,37 @@ classes present there uniformly at random (an upper bound for the bundles whose 
 
 from __future__ import annotations
 
-import json
-import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import fire
-import nibabel as nib
-import numpy as np
 
-BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
-NAMES = ("lightm_unet", "mamba_unet", "swin_umamba", "mambaclinix", "reseg_unet")
-_BEST = re.compile(r"Key metric: val_mean_dice best value: ([0-9.]+)")
-
-
-def chance_dice(bundle_root: str) -> float:
-    """Expected mean foreground Dice of a uniform random guess among the classes of the demo's validation labels."""
-    (datalist,) = Path(bundle_root).glob("demo/*/data/datalist.json")
-    labels = [
-        np.asanyarray(nib.load(datalist.parent / case["label"]).dataobj).astype(int)
-        for case in json.loads(datalist.read_text())["validation"]
-    ]
-    values = np.unique(np.concatenate([label.ravel() for label in labels]))
-    scores = []
-    for label in labels:
-        voxels, classes = label.size, len(values)
-        for c in values[values > 0]:
-            n = (label == c).sum()
-            scores.append(2 * (n / classes) / (n + voxels / classes))
-    return float(np.mean(scores))
+from monai_mamba.bundles.demos import DEMO_BUNDLES, best_validation_dice, chance_dice, demo_command
 
 
 def run_demo(name: str, bundle_root: str) -> dict:
-    """Run one demo; returns wall and CPU seconds, the best validation Dice and the exit code."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "monai.bundle",
-        "run",
-        "--config_file",
-        str(BUNDLES / name / "configs" / "train.yaml"),
-        "--bundle_root",
-        bundle_root,
-    ]
+    """Run one demo; returns wall and CPU seconds, the best validation Dice, chance and the exit code."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = subprocess.run(demo_command(name, bundle_root), capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    dice = [float(v) for v in _BEST.findall(result.stdout + result.stderr)]
     if result.returncode:
         print(result.stdout[-2000:] + result.stderr[-2000:], file=sys.stderr)
     return {
         "wall": wall,
         "cpu": cpu,
-        "dice": dice[-1] if dice else float("nan"),
+        "dice": best_validation_dice(result.stdout + result.stderr),
         "rc": result.returncode,
         "chance": chance_dice(bundle_root),
     }
 
 
-def main(bundles: str = ",".join(NAMES)) -> None:
+def main(bundles: str = ",".join(DEMO_BUNDLES)) -> None:
     names = bundles.split(",") if isinstance(bundles, str) else list(bundles)
     print("| bundle | wall (s) | CPU (s) | best val Dice | chance Dice | exit code |")
     print("|---|---|---|---|---|---|")
