@@ -30,7 +30,8 @@ def readme_chance(name: str) -> float:
     return float(rows[0])
 
 
-@pytest.mark.slow  # the demos as shipped: 26-58 s each on 2 cores
+@pytest.mark.slow  # the demos as shipped: 26-58 s each on 2 cores, 5 minutes together
+@pytest.mark.demo  # outside CI's 25 minutes: python -m pytest -m demo tests/test_demos.py
 @pytest.mark.parametrize("name", DEMO_BUNDLES)
 def test_demo_learns_clearly_better_than_chance(name, tmp_path):
     root = tmp_path / "bundle"
