@@ -13,15 +13,15 @@ import pytest
 import torch
 
 VMAMBA_KEYS = Path(__file__).parent / "data" / "vmamba_tiny_v0_state_dict_keys.tsv"
+XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # pytest-xdist worker processes (1: none)
 
 
 def _share_the_cores_among_workers() -> None:
     """Under pytest-xdist (``-n N``) each of the N worker processes computes with its share of the cores, so N workers
     do not run N times as many threads as there are cores; the processes the tests start (torchrun, ``python -m
     monai.bundle``) inherit the share through the environment."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1:
-        threads = max(1, (os.cpu_count() or 1) // workers)
+    if XDIST_WORKERS > 1:
+        threads = max(1, (os.cpu_count() or 1) // XDIST_WORKERS)
         os.environ["OMP_NUM_THREADS"] = str(threads)  # numba follows torch.get_num_threads()
         torch.set_num_threads(threads)
 
@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` need a CUDA device: skipped without one (CI also deselects them with ``-m "not gpu"``).
     Under pytest-xdist the slow tests are handed out first, so that no worker starts a minutes-long one last while the
     others have run out of work."""
-    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    if XDIST_WORKERS > 1:
         items.sort(key=lambda item: "slow" not in item.keywords)  # stable: the file order within each group
     if torch.cuda.is_available():
         return

@@ -28,11 +28,11 @@ from bundle_helpers import copy_bundle, record_stand_in_evaluation, tiny_dataset
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export
 
 from monai_mamba.bundles import pack_bundle
+from monai_mamba.bundles.demos import DEMO_BUNDLES as NAMES
 from monai_mamba.planning import make_plan
 
 ZOO = os.environ.get("MONAI_MODEL_ZOO", "")
 SCHEMA = Path(__file__).parent / "data" / "meta_schema_20240725.json"
-NAMES = ("lightm_unet", "mamba_unet", "swin_umamba", "mambaclinix", "reseg_unet")
 # bundle -> (spatial dims of its data, image channels, label classes, demo-data size)
 DATA = {
     "lightm_unet": (2, 1, 2, 32),
