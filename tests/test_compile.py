@@ -2,11 +2,11 @@
 """torch.compile compiles every network as one graph, the compiled kernels (scan, causal conv1d) included as custom
 operators, and the compiled network's output and parameter gradients equal eager's.
 
-Every network goes through dynamo and AOTAutograd (``backend="aot_eager"``: graph capture, functionalisation, the custom
-operators' fake and autograd rules; 8-17 s each on 2 cores), which is where our code meets torch.compile. Inductor's
-C++ code generation, which only calls our operators as external kernels, runs for MambaClinix, the network with both
-operators in 3-D: a cold inductor compile takes 70-150 s per network here (one g++ run per generated kernel), which
-CI's budget cannot hold for every network."""
+Every network goes through dynamo and AOTAutograd (``backend="aot_eager"``: graph capture, functionalisation, the
+custom operators' fake and autograd rules; 5-35 s per case on 2 cores, float64 reference included), which is where our
+code meets torch.compile. Inductor's C++ code generation, which only calls our operators as external kernels, runs for
+MambaClinix, the network with both operators in 3-D: a cold inductor compile takes 70-150 s per network here (one g++
+run per generated kernel), which CI's budget cannot hold for every network."""
 
 from __future__ import annotations
 
