@@ -71,7 +71,7 @@ def test_target_spacing_takes_the_10th_percentile_only_for_anisotropic_spacing_a
 
 def test_plan_for_1mm_isotropic_128_cubes():
     plan = plan_network(_fingerprint([1, 1, 1], [128, 128, 128]))
-    assert plan["patch_size"] == [128, 128, 128] and plan["num_stages"] == 6 and plan["num_hgcn_stages"] == 3
+    assert plan["patch_size"] == [128, 128, 128] and plan["num_stages"] == 6
     assert plan["strides"] == [[1, 1, 1]] + [[2, 2, 2]] * 5 and plan["batch_size"] == 2
     assert plan["features"] == [32, 64, 128, 256, 320, 320]
     json.dumps(plan)  # a plan file is JSON

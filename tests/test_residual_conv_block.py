@@ -1,5 +1,6 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""ResidualConvBlock: nnU-Net's BasicBlockD skip (pool, 1x1 conv without bias, norm) and the decoder's 1x1-conv skip."""
+"""ResidualConvBlock: nnU-Net's BasicBlockD skip (pool, 1x1 conv without bias, norm) and the
+1x1-conv skip (strided in U-Mamba)."""
 
 from __future__ import annotations
 
@@ -37,5 +38,11 @@ def test_decoder_projection_is_a_biased_1x1_conv_and_other_choices_are_refused()
     assert isinstance(block.skip, nn.Conv3d) and block.skip.bias is not None
     with pytest.raises(ValueError, match="projection must be"):
         ResidualConvBlock(3, 4, 4, projection="bottleneck")
-    with pytest.raises(ValueError, match="has no stride"):
-        ResidualConvBlock(3, 4, 4, stride=2, projection="conv")
+    # U-Mamba's BasicResBlock: the 1x1 conv carries the stride, and is there also when widths match
+    strided = ResidualConvBlock(2, 4, 4, stride=(2, 1), projection="conv")
+    assert strided.skip.stride == (2, 1) and strided.skip.kernel_size == (1, 1)
+    x = torch.randn(1, 4, 6, 6)
+    y = strided.act(strided.norm1(strided.conv1(x)))
+    expected = nn.functional.leaky_relu(strided.norm2(strided.conv2(y)) + strided.skip(x), 0.01)
+    torch.testing.assert_close(strided(x), expected)
+    assert strided(x).shape == (1, 4, 3, 6)

@@ -19,6 +19,7 @@ from monai_mamba.blocks.residual_conv_block import ResidualConvBlock
 from monai_mamba.blocks.residual_mamba_layer import ResidualMambaLayer
 from monai_mamba.blocks.rvm_layer import RVMLayer
 from monai_mamba.blocks.ss2d import SS2D
+from monai_mamba.blocks.upsample import NearestUpsampleConv
 from monai_mamba.blocks.vmamba_encoder import VMambaEncoder
 from monai_mamba.blocks.vss_block import VSSBlock
 from monai_mamba.blocks.vss_stage import VSSStage
@@ -29,6 +30,7 @@ __all__ = [
     "HGCNBlock",
     "HighOrderGatedConv",
     "MambaLayer",
+    "NearestUpsampleConv",
     "PatchEmbed",
     "PatchEmbed2D",
     "PatchExpand",

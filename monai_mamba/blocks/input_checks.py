@@ -10,7 +10,7 @@ from monai.utils import ensure_tuple_rep
 
 from monai_mamba.ops.tracing import is_tracing
 
-__all__ = ["check_channels_first", "check_channels_last"]
+__all__ = ["check_channels_first", "check_channels_last", "per_stage"]
 
 
 def check_channels_last(owner: str, x: torch.Tensor, channels: int, spatial_dims: int, multiple: int = 1) -> None:
@@ -55,3 +55,15 @@ def check_channels_first(
             f"{owner} needs spatial sizes divisible by {multiple if isinstance(multiple, int) else list(multiples)}, "
             f"got {tuple(x.shape[2:])}; {resize_hint}"
         )
+
+
+def per_stage(owner: str, value, n_stages: int, spatial_dims: int, name: str) -> list[tuple[int, ...]]:
+    """A plan's per-stage setting (strides, kernel sizes): an int, or one entry (int or per-axis sequence) per stage
+    -> per-stage per-axis tuples; ``ValueError`` naming ``owner`` and ``name`` otherwise."""
+    try:
+        return [ensure_tuple_rep(v, spatial_dims) for v in ensure_tuple_rep(value, n_stages)]
+    except ValueError as error:
+        raise ValueError(
+            f"{owner}: {name} needs an int or one entry per stage ({n_stages}), each an int or "
+            f"{spatial_dims} per-axis values: {error}"
+        ) from None

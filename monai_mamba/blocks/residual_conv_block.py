@@ -1,5 +1,5 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""The residual convolution blocks of nnU-Net's residual encoders, as MambaClinix uses them."""
+"""The residual convolution blocks of nnU-Net's residual encoders, as MambaClinix and U-Mamba use them."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ class ResidualConvBlock(nn.Module):
 
     - ``projection="pool_conv_norm"`` (nnU-Net's ``BasicBlockD``): average pooling by the stride, then a 1x1
       convolution without bias and a norm (each only when needed);
-    - ``projection="conv"`` (MambaClinix's decoder ``BasicResBlock``): a 1x1 convolution with bias, no norm, and
-      always present (also when widths match).
+    - ``projection="conv"`` (``BasicResBlock`` of MambaClinix's decoder and of U-Mamba): a 1x1 convolution with bias
+      carrying the stride, no norm, and always present (also when widths and shape match).
 
     Args:
         spatial_dims: 2 or 3. in_channels, out_channels: widths.
@@ -52,9 +52,7 @@ class ResidualConvBlock(nn.Module):
         self.norm2 = norm(out_channels, eps=1e-5, affine=True)
         self.act = nn.LeakyReLU(1e-2, inplace=True)
         if projection == "conv":
-            if any(s != 1 for s in stride):
-                raise ValueError("ResidualConvBlock: projection='conv' has no stride; use 'pool_conv_norm'.")
-            self.skip = conv(in_channels, out_channels, 1)
+            self.skip = conv(in_channels, out_channels, 1, stride=stride)
         elif projection == "pool_conv_norm":
             skip = []
             if any(s != 1 for s in stride):

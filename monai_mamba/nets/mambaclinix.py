@@ -11,39 +11,20 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from monai.networks.layers.convutils import same_padding
 from monai.networks.layers.factories import Conv, Norm
 from monai.networks.nets import DynUNet
-from monai.utils import ensure_tuple_rep
 
-from monai_mamba.blocks import ChannelsFirstLayerNorm, HGCNBlock, ResidualConvBlock, ResidualMambaLayer
-from monai_mamba.blocks.input_checks import check_channels_first
+from monai_mamba.blocks import (
+    ChannelsFirstLayerNorm,
+    HGCNBlock,
+    NearestUpsampleConv,
+    ResidualConvBlock,
+    ResidualMambaLayer,
+)
+from monai_mamba.blocks.input_checks import check_channels_first, per_stage
 
 __all__ = ["MambaClinix"]
-
-
-def _per_stage(value, n_stages: int, spatial_dims: int, name: str) -> list[tuple[int, ...]]:
-    """An int, or one entry (int or per-axis sequence) per stage -> per-stage per-axis tuples."""
-    try:
-        return [ensure_tuple_rep(v, spatial_dims) for v in ensure_tuple_rep(value, n_stages)]
-    except ValueError as error:
-        raise ValueError(
-            f"MambaClinix: {name} needs an int or one entry per stage ({n_stages}), each an int or "
-            f"{spatial_dims} per-axis values: {error}"
-        ) from None
-
-
-class _Upsample(nn.Module):
-    """Nearest-neighbour upsampling by ``scale`` then a 1x1 convolution (``UpsampleLayer``)."""
-
-    def __init__(self, spatial_dims: int, in_channels: int, out_channels: int, scale: tuple[int, ...]) -> None:
-        super().__init__()
-        self.scale = tuple(float(s) for s in scale)
-        self.conv = Conv[Conv.CONV, spatial_dims](in_channels, out_channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=self.scale, mode="nearest"))
 
 
 # official state_dict name -> ours, applied in order to a name the official network registers once (see
@@ -133,8 +114,8 @@ class MambaClinix(nn.Module):
         if n < 2:
             raise ValueError(f"MambaClinix needs at least 2 stages, got features={tuple(features)}.")
         self.spatial_dims, self.in_channels, self.deep_supervision = spatial_dims, in_channels, deep_supervision
-        self.strides = _per_stage(strides, n, spatial_dims, "strides")
-        kernels = _per_stage(kernel_sizes, n, spatial_dims, "kernel_sizes")
+        self.strides = per_stage("MambaClinix", strides, n, spatial_dims, "strides")
+        kernels = per_stage("MambaClinix", kernel_sizes, n, spatial_dims, "kernel_sizes")
         self.total_stride = tuple(math.prod(s[a] for s in self.strides) for a in range(spatial_dims))
         self.num_hgcn_stages = math.ceil(n / 2)
         rates = torch.linspace(0, drop_path_rate, n).tolist()
@@ -162,7 +143,7 @@ class MambaClinix(nn.Module):
         self.bottleneck = ResidualConvBlock(spatial_dims, features[-1], features[-1], kernels[-1])
         levels = range(n - 2, -1, -1)  # decoder levels, deepest first
         self.upsamples = nn.ModuleList(
-            _Upsample(spatial_dims, features[l + 1], features[l], self.strides[l + 1]) for l in levels
+            NearestUpsampleConv(spatial_dims, features[l + 1], features[l], self.strides[l + 1]) for l in levels
         )
         self.skip_blocks = nn.ModuleList(
             ResidualConvBlock(spatial_dims, features[l], features[l], kernels[l]) for l in levels

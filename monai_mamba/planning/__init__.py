@@ -1,6 +1,7 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""Self-configuration (nnU-Net-style planning) of MambaClinix: fingerprint a data set, derive the network and
-training settings, keep them in a plan file the bundle reads. Command line: ``python -m monai_mamba.planning``."""
+"""Self-configuration (nnU-Net-style planning) of the bundles that nnU-Net plans (MambaClinix, U-Mamba): fingerprint
+a data set, derive the network and training settings, keep them in a plan file the bundle reads. Command line:
+``python -m monai_mamba.planning``."""
 
 from monai_mamba.planning.fingerprint import DatasetFingerprint, compute_fingerprint
 from monai_mamba.planning.normalization import intensity_normalization

@@ -9,7 +9,8 @@ from monai_mamba.planning.plan_file import make_plan
 
 
 def plan(datalist: str, output: str, num_classes: int, modalities="MR", gpu_memory_gb: float = 8.0) -> None:
-    """Check and fingerprint the training cases of ``datalist`` and write MambaClinix's plan to ``output``.
+    """Check and fingerprint the training cases of ``datalist`` and write the plan (of MambaClinix or U-Mamba) to
+    ``output``.
     ``num_classes``: label values in the files are ``0 .. num_classes - 1`` (BraTS: 5, its labels being 0, 1, 2, 4)."""
     try:
         make_plan(datalist, output, num_classes, modalities, gpu_memory_gb)

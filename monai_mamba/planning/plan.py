@@ -1,7 +1,9 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
-"""nnU-Net-style self-configuration of MambaClinix: target spacing, patch size within a memory budget, number of
-stages, per-axis pooling and kernel sizes, batch size, hence the HGCN/Mamba split (Isensee et al., "nnU-Net",
-Nature Methods 2021; the rules of nnU-Net v2's ``ExperimentPlanner`` and ``get_pool_and_conv_props``)."""
+"""nnU-Net-style self-configuration of the networks that nnU-Net plans (MambaClinix, U-Mamba): target spacing, patch
+size within a memory budget, number of stages, per-axis pooling and kernel sizes, stage widths, batch size (Isensee et
+al., "nnU-Net", Nature Methods 2021; the rules of nnU-Net v2's ``ExperimentPlanner`` and ``get_pool_and_conv_props``).
+The plan says nothing about any one network: each network derives its own layout from it (MambaClinix its
+HGCN/Mamba split, U-Mamba Enc its channel-token stages)."""
 
 from __future__ import annotations
 
@@ -106,13 +108,13 @@ def plan_network(
     base_features: int = 32,
     max_features: int | None = None,
 ) -> dict:
-    """Derive MambaClinix's configuration from a data set's fingerprint, with nnU-Net v2's rules.
+    """Derive a U-Net configuration from a data set's fingerprint, with nnU-Net v2's rules.
 
     Steps: target spacing (``target_spacing``); median shape at that spacing; initial patch of 256^3 voxels (2-D:
     2048^2) shaped like the spacing's inverse and clipped to the median shape; pooling and kernels
     (``pooling_and_kernels``); while the batch of ``MIN_BATCH_SIZE`` exceeds the memory budget, shrink the axis with
     the largest patch/median-shape ratio by one divisibility step; batch size from the remaining budget, at most 5 %
-    of the data set's voxels, at least 2. Stages: one per stride; the first ``ceil(n/2)`` get HGCN blocks.
+    of the data set's voxels, at least 2. Stages: one per stride.
 
     Args:
         fingerprint: from ``compute_fingerprint``.
@@ -184,7 +186,6 @@ def plan_network(
         "features": features,
         "batch_size": int(batch),
         "num_stages": len(strides),
-        "num_hgcn_stages": math.ceil(len(strides) / 2),
         "normalization": normalization,
         "gpu_memory_gb": gpu_memory_gb,
         "fingerprint": fingerprint.to_dict(),

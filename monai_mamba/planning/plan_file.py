@@ -50,7 +50,7 @@ def make_plan(
     base_dir: str | None = None,
     demo: bool = False,
 ) -> dict:
-    """Check, then fingerprint the ``data_list_key`` cases of a MONAI datalist, plan MambaClinix for them and write the
+    """Check, then fingerprint the ``data_list_key`` cases of a MONAI datalist, plan them and write the
     plan (with ``made_from``: what it was planned from, compared by ``load_or_make_plan``).
 
     Args:
@@ -95,11 +95,10 @@ def make_plan(
         f.write(json.dumps(plan, indent=4) + "\n")
     os.replace(temporary, output)
     logger.info(
-        "plan written to %s: patch %s, %d stages (%d HGCN), batch %d, spacing %s",
+        "plan written to %s: patch %s, %d stages, batch %d, spacing %s",
         output,
         plan["patch_size"],
         plan["num_stages"],
-        plan["num_hgcn_stages"],
         plan["batch_size"],
         [round(s, 3) for s in plan["spacing"]],
     )
