@@ -8,5 +8,6 @@ from monai_mamba.nets.mamba_unet import MambaUNet
 from monai_mamba.nets.mambaclinix import MambaClinix
 from monai_mamba.nets.swin_umamba import SwinUMamba
 from monai_mamba.nets.swin_umamba_d import SwinUMambaD
+from monai_mamba.nets.umamba import UMambaBot, UMambaEnc
 
-__all__ = ["LightMUNet", "MambaClinix", "MambaUNet", "SwinUMamba", "SwinUMambaD"]
+__all__ = ["LightMUNet", "MambaClinix", "MambaUNet", "SwinUMamba", "SwinUMambaD", "UMambaBot", "UMambaEnc"]
