@@ -29,6 +29,11 @@ CASES = {
     ("mambaclinix", "", ""): ((3, 4, 4, 16), {}),
     ("mambaclinix", "abdomen_ct.yaml", ""): ((3, 1, 4, 16), {}),
     ("mambaclinix", "liver_tumour.yaml", ""): ((3, 1, 3, 16), {}),
+    ("umamba", "", ""): ((3, 1, 3, 16), {}),
+    ("umamba", "enc.yaml", ""): ((3, 1, 3, 16), {}),
+    ("umamba", "abdomen_mr.yaml", ""): ((3, 1, 3, 16), {}),
+    ("umamba", "endoscopy.yaml", ""): ((2, 1, 3, 32), {"in_channels": 1}),
+    ("umamba", "microscopy.yaml", ""): ((2, 1, 3, 32), {"in_channels": 1}),
     ("reseg_unet", "", ""): (
         (3, 1, 4, [32, 32, 6]),
         {"image_size": [32, 32], "network_factory#channels": [4, 8, 16, 32, 64]},
@@ -36,6 +41,14 @@ CASES = {
     ("reseg_unet", "synapse.yaml", ""): (
         (3, 1, 9, [32, 32, 6]),
         {"image_size": [32, 32], "network_factory#channels": [4, 8, 16, 32, 64]},
+    ),
+}
+# the bundles that plan the data: overlay, classes -> label values and modality of the plan
+PLANNED = {
+    "mambaclinix": lambda overlay, classes: (5 if not overlay else classes, "CT" if overlay else "MR"),
+    "umamba": lambda overlay, classes: (
+        65536 if overlay == "microscopy.yaml" else classes,
+        "CT" if overlay in ("", "enc.yaml") else "MR",
     ),
 }
 IDS = [f"{b}{'-' + o.split('.')[0] if o else ''}{'-' + x if x else ''}" for b, o, x in CASES]
@@ -55,17 +68,14 @@ def _case(key, tmp_path):
             num_testing=1,
             instance_labels=True,
         )
-    elif bundle == "mambaclinix":
-        data = tiny_dataset(tmp_path, 3, classes, size, num_validation=1, num_channels=channels)
-        make_plan(
-            f"{data}/datalist.json",
-            str(tmp_path / "plan.json"),
-            5 if not overlay else classes,
-            "CT" if overlay else "MR",
-        )
-        tiny = {**tiny, "plan_file": str(tmp_path / "plan.json")}
+    elif bundle in PLANNED:
+        data = tiny_dataset(tmp_path, dims, classes, size, num_validation=1, num_channels=channels)
     else:
         data = tiny_dataset(tmp_path, dims, classes, size)
+    if bundle in PLANNED:  # the self-configuring bundles: planned once here, as their first run would
+        label_values, modality = PLANNED[bundle](overlay, classes)
+        make_plan(f"{data}/datalist.json", str(tmp_path / "plan.json"), label_values, modality)
+        tiny = {**tiny, "plan_file": str(tmp_path / "plan.json")}
     overlays = [overlay] if overlay else []
     return bundle, overlays, {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": data, **tiny}
 
@@ -147,7 +157,7 @@ def test_metadata_describes_the_network(bundle, tmp_path):
     key = (bundle, "", "")
     bundle, _, settings = _case(key, tmp_path)
     extra = {"plan_file": settings["plan_file"]} if "plan_file" in settings else {}
-    verify_bundle_metadata(bundle, tmp_path, n=2 if bundle != "mambaclinix" else 1, **extra)
+    verify_bundle_metadata(bundle, tmp_path, n=1 if bundle in PLANNED else 2, **extra)
 
 
 def test_every_bundle_and_task_overlay_is_in_the_table():

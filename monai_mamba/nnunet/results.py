@@ -4,7 +4,8 @@
 
 What each supported trainer builds from the plans is the trainer's own knowledge, kept here beside the names of the
 official trainers (``TRAINERS``): Swin-UMamba and Swin-UMamba-D (``nnUNetTrainerSwinUMamba[D][Scratch]``, 2d),
-LightM-UNet (``nnUNetTrainerLightMUNet``, 2d or 3d) and MambaClinix (``nnUNetTrainerMambaClinix[TRS]``, 3d).
+LightM-UNet (``nnUNetTrainerLightMUNet``, 2d or 3d), MambaClinix (``nnUNetTrainerMambaClinix[TRS]``, 3d) and U-Mamba
+(``nnUNetTrainerUMambaBot``, ``nnUNetTrainerUMambaEnc[NoAMP]``, 2d or 3d).
 """
 
 from __future__ import annotations
@@ -89,6 +90,30 @@ def _mambaclinix(configuration: Mapping, in_channels: int, classes: int) -> dict
     }
 
 
+def _umamba(target: str) -> Callable[[Mapping, int, int], dict]:
+    # get_umamba_{bot,enc}_{2,3}d_from_plans: nnU-Net's stage widths, kernels, strides and blocks per stage; Enc also
+    # the patch size (its channel-token stages)
+    def network_def(configuration: Mapping, in_channels: int, classes: int) -> dict:
+        architecture = _architecture(configuration)
+        network = {
+            "_target_": target,
+            "spatial_dims": len(configuration["patch_size"]),
+            "in_channels": in_channels,
+            "out_channels": classes,
+            "features": architecture["features"],
+            "strides": architecture["strides"],
+            "kernel_sizes": architecture["kernel_sizes"],
+            "n_conv_per_stage": architecture["n_conv_per_stage"],
+            "n_conv_per_stage_decoder": architecture["n_conv_per_stage_decoder"],
+            "deep_supervision": False,
+        }
+        if target.endswith("UMambaEnc"):
+            network["patch_size"] = list(configuration["patch_size"])
+        return network
+
+    return network_def
+
+
 TRAINERS: dict[str, TrainerSpec] = {
     "nnUNetTrainerLightMUNet": TrainerSpec("lightm_unet", (2, 3), _lightm_unet),
     "nnUNetTrainerSwinUMamba": TrainerSpec("swin_umamba", (2,), _swin_umamba("monai_mamba.nets.SwinUMamba")),
@@ -97,11 +122,14 @@ TRAINERS: dict[str, TrainerSpec] = {
     "nnUNetTrainerSwinUMambaDScratch": TrainerSpec("swin_umamba", (2,), _swin_umamba("monai_mamba.nets.SwinUMambaD")),
     "nnUNetTrainerMambaClinix": TrainerSpec("mambaclinix", (3,), _mambaclinix),
     "nnUNetTrainerMambaClinixTRS": TrainerSpec("mambaclinix", (3,), _mambaclinix),
+    "nnUNetTrainerUMambaBot": TrainerSpec("umamba", (2, 3), _umamba("monai_mamba.nets.UMambaBot")),
+    "nnUNetTrainerUMambaEnc": TrainerSpec("umamba", (2, 3), _umamba("monai_mamba.nets.UMambaEnc")),
+    "nnUNetTrainerUMambaEncNoAMP": TrainerSpec("umamba", (2, 3), _umamba("monai_mamba.nets.UMambaEnc")),
 }
 
 
 def _architecture(configuration: Mapping) -> dict:
-    """Stage widths, kernels, strides and encoder convolutions per stage, from the plans of nnU-Net >= 2.4
+    """Stage widths, kernels, strides and encoder and decoder convolutions per stage, from the plans of nnU-Net >= 2.4
     (``architecture.arch_kwargs``) or of 2.0-2.3 (``UNet_base_num_features``, ``pool_op_kernel_sizes``, ...: the
     format of the papers' forks)."""
     if "architecture" in configuration:
@@ -113,6 +141,7 @@ def _architecture(configuration: Mapping) -> dict:
             "kernel_sizes": kwargs["kernel_sizes"],
             "strides": kwargs["strides"],
             "n_conv_per_stage": kwargs["n_conv_per_stage"],
+            "n_conv_per_stage_decoder": kwargs.get("n_conv_per_stage_decoder", [2] * (n - 1)),
         }
     kernels = configuration["conv_kernel_sizes"]
     base, maximum = configuration["UNet_base_num_features"], configuration["unet_max_num_features"]
@@ -121,6 +150,7 @@ def _architecture(configuration: Mapping) -> dict:
         "kernel_sizes": kernels,
         "strides": configuration["pool_op_kernel_sizes"],
         "n_conv_per_stage": configuration["n_conv_per_stage_encoder"],
+        "n_conv_per_stage_decoder": configuration["n_conv_per_stage_decoder"],
     }
 
 
