@@ -19,12 +19,13 @@ from monai.bundle import ConfigParser
 from monai_mamba.bundles.nnunet_import import import_nnunet_results
 from monai_mamba.bundles.zoo import check_bundle
 from monai_mamba.handlers import file_sha256
-from monai_mamba.nets import LightMUNet, MambaClinix, SwinUMamba, SwinUMambaD
+from monai_mamba.nets import LightMUNet, MambaClinix, SwinUMamba, SwinUMambaD, UMambaBot, UMambaEnc
 from monai_mamba.nnunet import NnUNetResults
 
 sys.path.insert(0, str(Path(__file__).parent))
 import nnunet_helpers as helpers  # noqa: E402
 from test_mambaclinix import OFFICIAL_STATE_DICTS, official_state_dict  # noqa: E402
+from test_umamba import OFFICIAL as UMAMBA_OFFICIAL  # noqa: E402
 
 LIGHTM_3D = helpers.architecture([32, 64, 128, 256], [[3, 3, 3]] * 4, [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]])
 CLINIX = OFFICIAL_STATE_DICTS["networks"][0]  # the small plan whose official names the test data lists
@@ -218,6 +219,37 @@ def _mambaclinix():
     return "nnUNetTrainerMambaClinix", "3d_fullres", plans, ["CT", "PET"], 3, {0: net}, images, (0.9, 1.1, 3.0)
 
 
+def _umamba(record: dict):
+    """U-Mamba from a checkpoint with the official names (``decoder.encoder.*``, ``all_modules`` duplicates): Enc 3-D
+    (channel tokens at its last stage) and Bot 2-D (no skip at the finest decoder level)."""
+
+    def case():
+        dims, variant = record["spatial_dims"], record["variant"]
+        cls = UMambaBot if variant == "Bot" else UMambaEnc
+        extra = {"patch_size": record["patch_size"]} if variant == "Enc" else {}
+        channels, classes = record["in_channels"], record["out_channels"]
+        net = cls(dims, channels, classes, features=record["features"], strides=record["strides"],
+                  kernel_sizes=record["kernel_sizes"], deep_supervision=False, **extra)  # fmt: skip
+        configuration = "3d_fullres" if dims == 3 else "2d"
+        spacing = [3.0, 1.0, 1.0] if dims == 3 else [0.8, 0.8]
+        schemes = ["CTNormalization"] + ["ZScoreNormalization"] * (channels - 1)
+        architecture = helpers.architecture(record["features"], record["kernel_sizes"], record["strides"])
+        plans = helpers.plans(configuration, record["patch_size"], spacing, schemes, [False] * channels, architecture)
+        rng = np.random.default_rng(4)
+        shape = (21, 18, 9) if dims == 3 else (40, 37, 3)
+        images = [rng.normal(40, 70, size=shape)] + [rng.normal(0, 1, size=shape) for _ in range(channels - 1)]
+        images[0][5:15, 4:12] += 300  # structure a random network responds to
+        images[1][8:20, 2:9] -= 3
+        names = ["CT"] + [f"MR{c}" for c in range(1, channels)]
+        return f"nnUNetTrainerUMamba{variant}", configuration, plans, names, classes, {0: net}, images, (0.9, 1.1, 3.0)
+
+    return case
+
+
+UMAMBA_ENC_3D = UMAMBA_OFFICIAL["networks"][1]  # Enc 3-D, 4 stages, channel tokens at the last
+UMAMBA_BOT_2D = UMAMBA_OFFICIAL["networks"][2]  # Bot 2-D, 5 stages
+
+
 def _swin(network):
     def case():
         plans = helpers.plans("2d", [32, 32], [0.55, 0.5], ["ZScoreNormalization"], [False], {})
@@ -239,9 +271,19 @@ def _swin(network):
 
 def _official_weights(trainer, network):
     """What the trainer's checkpoint holds: the official names (ours, but MambaClinix's)."""
+    if trainer.startswith("nnUNetTrainerUMamba"):  # our tensors under every official name, duplicates included
+        record = UMAMBA_ENC_3D if trainer.endswith("Enc") else UMAMBA_BOT_2D
+        ours = network.state_dict()
+        return {k: ours[network.official_checkpoint_filter(_primary(k), None)[0][0]] for k in record["state_dict"]}
     if trainer != "nnUNetTrainerMambaClinix":
         return network.state_dict()
     return official_state_dict(CLINIX["state_dict"], ours=network.state_dict())
+
+
+def _primary(key: str) -> str:
+    """The name a duplicate of the official U-Mamba state_dict repeats."""
+    key = key.removeprefix("decoder.") if key.startswith("decoder.encoder.") else key
+    return key.replace(".all_modules.0.", ".conv.").replace(".all_modules.1.", ".norm.")
 
 
 CASES = {
@@ -249,6 +291,8 @@ CASES = {
     "lightm_unet-2d-2folds": pytest.param(_lightm_2d, marks=pytest.mark.slow),
     "mambaclinix-3d": pytest.param(_mambaclinix, marks=pytest.mark.slow),
     "swin_umamba-2d": pytest.param(_swin(SwinUMamba), marks=pytest.mark.slow),
+    "umamba_enc-3d": pytest.param(_umamba(UMAMBA_ENC_3D), marks=pytest.mark.slow),
+    "umamba_bot-2d": pytest.param(_umamba(UMAMBA_BOT_2D), marks=pytest.mark.slow),
     "swin_umamba_d-2d": pytest.param(_swin(SwinUMambaD), marks=pytest.mark.slow),
 }
 
