@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from monai.inferers import Inferer
+from monai.utils import convert_to_tensor
 from scipy.ndimage import gaussian_filter
 
 __all__ = ["FoldEnsemble", "NnUNetSlidingWindowInferer", "tile_starts"]
@@ -103,7 +104,8 @@ class NnUNetSlidingWindowInferer(Inferer):
             raise ValueError(
                 f"NnUNetSlidingWindowInferer takes one (1, c, d0, d1, d2) image, got {tuple(inputs.shape)}."
             )
-        image = torch.as_tensor(inputs)[0]  # plain tensor: the tiles need no meta
+        # a plain tensor: a MetaTensor would track its meta through every operation of every tile's network call
+        image = convert_to_tensor(inputs, track_meta=False)[0]
         dims = len(self.patch_size)
         spatial = list(image.shape[1:])
         padding = [max(p - s, 0) for s, p in zip(spatial[-dims:], self.patch_size)]
