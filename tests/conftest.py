@@ -19,11 +19,17 @@ XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # pytest-
 def _share_the_cores_among_workers() -> None:
     """Under pytest-xdist (``-n N``) each of the N worker processes computes with its share of the cores, so N workers
     do not run N times as many threads as there are cores; the processes the tests start (torchrun, ``python -m
-    monai.bundle``) inherit the share through the environment."""
+    monai.bundle``) inherit the share through the environment. nnU-Net's predictor (the parity tests' reference) sets
+    torch's threads to ``nnUNet_def_n_proc`` (8 unless set) while it exports a prediction: held to the share too."""
+    threads = max(1, (os.cpu_count() or 1) // XDIST_WORKERS)
+    os.environ.setdefault("nnUNet_def_n_proc", str(threads))  # read when nnunetv2 is first imported
     if XDIST_WORKERS > 1:
-        threads = max(1, (os.cpu_count() or 1) // XDIST_WORKERS)
-        os.environ["OMP_NUM_THREADS"] = str(threads)  # numba follows torch.get_num_threads()
-        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)  # the numba kernels use as many (use_torch_threads)
+        # numba's OpenMP pool, started with NUMBA_NUM_THREADS threads (default: every core) at the first kernel call,
+        # keeps a thread busy-waiting even while the kernels run on one: beside another worker it took the core the
+        # tests compute on (a LightM-UNet forward 30x slower). Read when numba is first imported.
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
 
 
 _share_the_cores_among_workers()
