@@ -29,8 +29,8 @@ from monai_mamba.bundles import check_bundle, pack_bundle, release_files
 NAMES = sorted(p.name for p in BUNDLES.iterdir() if (p / "configs" / "metadata.json").is_file())
 
 
-def test_all_five_bundles_are_checked():
-    assert NAMES == ["lightm_unet", "mamba_unet", "mambaclinix", "reseg_unet", "swin_umamba"]
+def test_all_six_bundles_are_checked():
+    assert NAMES == ["lightm_unet", "mamba_unet", "mambaclinix", "reseg_unet", "swin_umamba", "umamba"]
 
 
 @pytest.mark.parametrize("name", NAMES)

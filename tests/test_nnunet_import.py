@@ -50,9 +50,10 @@ def _import_error(folder, match, **kwargs):
 
 def test_refusals_name_the_problem_and_the_way_out(tmp_path):
     folder = _lightm_results(tmp_path)
-    renamed = folder.with_name("nnUNetTrainerUMambaBot__nnUNetPlans__3d_fullres")
+    renamed = folder.with_name("nnUNetTrainerUnknownNet__nnUNetPlans__3d_fullres")
     folder.rename(renamed)
-    _import_error(renamed, r"nnUNetTrainerUMambaBot.*supported trainers: .*nnUNetTrainerLightMUNet")
+    supported = r"supported trainers: .*nnUNetTrainerLightMUNet.*nnUNetTrainerUMambaBot"
+    _import_error(renamed, rf"nnUNetTrainerUnknownNet.*{supported}")
     renamed.rename(folder)
     _import_error(folder, "no fold_3 .*present: fold_0", folds="3")
     _import_error(folder, "trains the network of the 'lightm_unet' bundle, not 'mambaclinix'", bundle="mambaclinix")
