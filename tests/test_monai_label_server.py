@@ -1,8 +1,8 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """MONAI Label for real: a released bundle (packed, its weights beside it, as the zoo delivers it) served by
-``monailabel start_server`` with MONAI Label's own monaibundle app on 127.0.0.1, for a 2-D (LightM-UNet) and a 3-D
-(MambaClinix) bundle: ``/info``, ``/infer/<model>`` on a study image (the returned label map has the image's shape
-and the bundle's labels), then a 1-epoch ``/train/<model>`` run to completion from the studies' labels.
+``monailabel start_server`` with MONAI Label's own monaibundle app on 127.0.0.1, for a 2-D (LightM-UNet) and
+two 3-D (MambaClinix, U-Mamba) bundles: ``/info``, ``/infer/<model>`` on a study image (the returned label map has the
+image's shape and the bundle's labels), then a 1-epoch ``/train/<model>`` run to completion from the studies' labels.
 
 Slow, and skipped without monailabel (``pip install -e ".[label]"`` after a torch/torchvision pair that match, see the
 README). The monaibundle app is MONAI Label's sample app as its package installs it (``<prefix>/monailabel/
@@ -44,6 +44,7 @@ CASES = {
         16,
         {"iterations_per_epoch": 1, "num_regions_per_axis": [2, 2, 2], "max_epochs": 20, "learning_rate": 0.01},
     ),
+    "umamba": (3, 1, 3, 16, {"iterations_per_epoch": 1, "max_epochs": 20, "learning_rate": 0.01}),
 }
 
 

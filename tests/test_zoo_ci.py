@@ -40,13 +40,17 @@ DATA = {
     "swin_umamba": (2, 1, 4, 32),
     "mambaclinix": (3, 4, 4, 16),
     "reseg_unet": (3, 1, 4, [32, 32, 8]),
+    "umamba": (3, 1, 3, 16),
 }
+# the self-configuring bundles: their release ships the plan of the run (label values, modality)
+PLANNED = {"mambaclinix": (5, "MR"), "umamba": (14, "CT")}
 SMALL = {
     "lightm_unet": {"patch_size": [32, 32]},
     "mamba_unet": {"image_size": [32, 32]},
     "swin_umamba": {"patch_size": [32, 32]},
     "mambaclinix": {},
     "reseg_unet": {"image_size": [32, 32]},
+    "umamba": {},
 }
 # hook id of the zoo's .pre-commit-config.yaml -> (console script of pre-commit-hooks, file kinds it runs on)
 HOOKS = {
@@ -107,12 +111,12 @@ def _data(name: str, tmp_path: Path) -> str:
 
 def _release(name: str, tmp_path: Path, verify_bundle, data: str) -> Path:
     """Pack the bundle as a maintainer would after training and evaluating (weights: the zoo's own fake-weights
-    helper, with a stand-in evaluation record; MambaClinix: the plan of the run), publish the weights at a file://
-    URL, and download + unpack the release into ``tmp_path/models/<name>``, as the zoo holds it."""
+    helper, with a stand-in evaluation record; a self-configuring bundle: the plan of the run), publish the weights at a
+    file:// URL, and download + unpack the release into ``tmp_path/models/<name>``, as the zoo holds it."""
     source = copy_bundle(name, tmp_path / "src")
     (source / "models").mkdir()
-    if name == "mambaclinix":
-        make_plan(f"{data}/datalist.json", str(source / "models" / "plan.json"), 5)
+    if name in PLANNED:
+        make_plan(f"{data}/datalist.json", str(source / "models" / "plan.json"), *PLANNED[name])
     server = tmp_path / "server"
     url = server.as_uri() + "/{name}_v{version}/{file}"
     first = pack_bundle(name, str(tmp_path / "dist0"), bundles_dir=tmp_path / "src")  # the configs alone
