@@ -1,7 +1,7 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """Demo cost: run every bundle's demo command as a new user would and print wall time, CPU time and what it learnt.
 
-    python benchmarks/demos.py                         # all five bundles, one after the other
+    python benchmarks/demos.py                         # every bundle, one after the other
     python benchmarks/demos.py --bundles=lightm_unet,mambaclinix
 
 Each demo is ``python -m monai.bundle run --config_file bundles/<name>/configs/train.yaml`` in a fresh subprocess,
