@@ -47,6 +47,17 @@ def build_config_ids(bundle: str, configs: list[str], ids: list[str], overrides)
     return parser
 
 
+def plan_arguments(bundle: str, configs: list[str], overrides: dict) -> tuple | None:
+    """``(label_values, modalities)`` that a self-configuring bundle's first run plans its data with (the merged
+    ``configs`` after ``overrides``), or None for a bundle that does not plan (no ``plan_file`` setting)."""
+    parser = ConfigParser()
+    parser.read_config(expand_config_files(config_paths(bundle, *configs)))
+    parser.update(overrides)
+    if "plan_file" not in parser:
+        return None
+    return parser.get_parsed_content("label_values"), parser.get_parsed_content("modalities")
+
+
 def copy_bundle(name: str, bundles_dir: Path) -> Path:
     """The bundle as git has it (configs, docs, LICENSE) into ``bundles_dir/name``, with the shared blocks its configs
     name (``bundles_dir/shared``), so that local run outputs do not enter a test; returns the copy."""

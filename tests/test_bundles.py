@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from bundle_helpers import build_config_ids, config_paths, tiny_dataset, verify_bundle_metadata
+from bundle_helpers import build_config_ids, config_paths, plan_arguments, tiny_dataset, verify_bundle_metadata
 from monai.bundle import create_workflow
 from monai.engines import SupervisedEvaluator, SupervisedTrainer
 
@@ -43,14 +43,6 @@ CASES = {
         {"image_size": [32, 32], "network_factory#channels": [4, 8, 16, 32, 64]},
     ),
 }
-# the bundles that plan the data: overlay, classes -> label values and modality of the plan
-PLANNED = {
-    "mambaclinix": lambda overlay, classes: (5 if not overlay else classes, "CT" if overlay else "MR"),
-    "umamba": lambda overlay, classes: (
-        65536 if overlay == "microscopy.yaml" else classes,
-        "CT" if overlay in ("", "enc.yaml") else "MR",
-    ),
-}
 IDS = [f"{b}{'-' + o.split('.')[0] if o else ''}{'-' + x if x else ''}" for b, o, x in CASES]
 SIZES = ("spatial_dims", "in_channels", "num_classes", "patch_size", "image_size")
 
@@ -58,6 +50,8 @@ SIZES = ("spatial_dims", "in_channels", "num_classes", "patch_size", "image_size
 def _case(key, tmp_path):
     bundle, overlay, _ = key
     (dims, channels, classes, size), tiny = CASES[key]
+    overlays = [overlay] if overlay else []
+    planned = plan_arguments(bundle, ["train.yaml", *overlays], tiny)
     if overlay == "microscopy.yaml":
         data = make_demo_dataset(
             tmp_path / "data",
@@ -68,15 +62,13 @@ def _case(key, tmp_path):
             num_testing=1,
             instance_labels=True,
         )
-    elif bundle in PLANNED:
+    elif planned:
         data = tiny_dataset(tmp_path, dims, classes, size, num_validation=1, num_channels=channels)
     else:
         data = tiny_dataset(tmp_path, dims, classes, size)
-    if bundle in PLANNED:  # the self-configuring bundles: planned once here, as their first run would
-        label_values, modality = PLANNED[bundle](overlay, classes)
-        make_plan(f"{data}/datalist.json", str(tmp_path / "plan.json"), label_values, modality)
+    if planned:  # the self-configuring bundles: planned once here with their configs' settings, as a first run would
+        make_plan(f"{data}/datalist.json", str(tmp_path / "plan.json"), *planned)
         tiny = {**tiny, "plan_file": str(tmp_path / "plan.json")}
-    overlays = [overlay] if overlay else []
     return bundle, overlays, {"bundle_root": str(tmp_path / "bundle"), "dataset_dir": data, **tiny}
 
 
@@ -157,7 +149,7 @@ def test_metadata_describes_the_network(bundle, tmp_path):
     key = (bundle, "", "")
     bundle, _, settings = _case(key, tmp_path)
     extra = {"plan_file": settings["plan_file"]} if "plan_file" in settings else {}
-    verify_bundle_metadata(bundle, tmp_path, n=1 if bundle in PLANNED else 2, **extra)
+    verify_bundle_metadata(bundle, tmp_path, n=1 if extra else 2, **extra)
 
 
 def test_every_bundle_and_task_overlay_is_in_the_table():

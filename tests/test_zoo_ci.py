@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from bundle_helpers import copy_bundle, record_stand_in_evaluation, tiny_dataset
+from bundle_helpers import copy_bundle, plan_arguments, record_stand_in_evaluation, tiny_dataset
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export
 
 from monai_mamba.bundles import pack_bundle
@@ -42,8 +42,6 @@ DATA = {
     "reseg_unet": (3, 1, 4, [32, 32, 8]),
     "umamba": (3, 1, 3, 16),
 }
-# the self-configuring bundles: their release ships the plan of the run (label values, modality)
-PLANNED = {"mambaclinix": (5, "MR"), "umamba": (14, "CT")}
 SMALL = {
     "lightm_unet": {"patch_size": [32, 32]},
     "mamba_unet": {"image_size": [32, 32]},
@@ -115,8 +113,9 @@ def _release(name: str, tmp_path: Path, verify_bundle, data: str) -> Path:
     file:// URL, and download + unpack the release into ``tmp_path/models/<name>``, as the zoo holds it."""
     source = copy_bundle(name, tmp_path / "src")
     (source / "models").mkdir()
-    if name in PLANNED:
-        make_plan(f"{data}/datalist.json", str(source / "models" / "plan.json"), *PLANNED[name])
+    planned = plan_arguments(name, ["train.yaml"], {})
+    if planned:
+        make_plan(f"{data}/datalist.json", str(source / "models" / "plan.json"), *planned)
     server = tmp_path / "server"
     url = server.as_uri() + "/{name}_v{version}/{file}"
     first = pack_bundle(name, str(tmp_path / "dist0"), bundles_dir=tmp_path / "src")  # the configs alone
