@@ -21,7 +21,7 @@ from monai_mamba.bundles.pack import BUNDLES
 
 __all__ = ["DEMO_BUNDLES", "best_validation_dice", "chance_dice", "demo_command"]
 
-DEMO_BUNDLES = ("lightm_unet", "mamba_unet", "swin_umamba", "mambaclinix", "reseg_unet", "umamba")
+DEMO_BUNDLES = tuple(sorted(path.parents[1].name for path in BUNDLES.glob("*/configs/train.yaml")))  # every bundle
 _BEST = re.compile(r"Key metric: val_mean_dice best value: ([0-9.]+)")
 
 
