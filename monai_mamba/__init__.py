@@ -17,6 +17,7 @@ _SUBPACKAGES = (
     "errors",
     "features",
     "handlers",
+    "inferers",
     "info",
     "losses",
     "metrics",
