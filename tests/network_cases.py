@@ -11,7 +11,7 @@ import torch
 from gradient_checks import run_forward_backward
 
 from monai_mamba.blocks import HGCNBlock, MambaLayer, ResidualMambaLayer, RVMLayer, VSSBlock
-from monai_mamba.nets import LightMUNet, MambaClinix, MambaUNet, SwinUMamba, SwinUMambaD
+from monai_mamba.nets import LightMUNet, MambaClinix, MambaUNet, SwinUMamba, SwinUMambaD, UMambaBot, UMambaEnc
 
 SMALL_NETWORKS = {
     "MambaClinix": (lambda: MambaClinix(3, 2, 3, features=(8, 16, 32), strides=(1, 2, 2)), (1, 2, 16, 16, 16)),
@@ -20,6 +20,16 @@ SMALL_NETWORKS = {
     "MambaUNet": (lambda: MambaUNet(2, 1, 2, feature_size=16), (1, 1, 64, 64)),
     "SwinUMamba": (lambda: SwinUMamba(2, 1, 2), (1, 1, 64, 64)),
     "SwinUMambaD": (lambda: SwinUMambaD(2, 1, 2), (1, 1, 64, 64)),
+    "UMambaBot": (
+        lambda: UMambaBot(3, 1, 2, features=(8, 16, 32), strides=(1, 2, 2), deep_supervision=False),
+        (1, 1, 16, 16, 16),
+    ),
+    "UMambaEnc": (
+        lambda: UMambaEnc(
+            2, 1, 2, features=(8, 16, 32), strides=(1, 2, 2), deep_supervision=False, patch_size=(32, 32)
+        ),
+        (1, 1, 32, 32),
+    ),
 }
 
 # every block with a Mamba layer or VMamba's SS2D, and the HGCN block, with an input: kernel-contract and GPU tests
@@ -44,6 +54,8 @@ FAST_INPUTS = {
     "MambaUNet": (1, 1, 32, 32),
     "SwinUMamba": (1, 1, 32, 32),
     "SwinUMambaD": (1, 1, 32, 32),
+    "UMambaBot": (1, 1, 16, 16, 16),
+    "UMambaEnc": (1, 1, 32, 32),
 }
 
 # How far each network under CPU autocast may be from float64 (gradient_checks.relative_error: the output; the input
@@ -68,6 +80,8 @@ AUTOCAST_TOLERANCE = {
         torch.bfloat16: dict(output=0.04, gradients=0.06),
         torch.float16: dict(output=0.004, gradients=0.008),
     },
+    "UMambaBot": {torch.bfloat16: dict(output=0.03, gradients=0.55), torch.float16: dict(output=0.004, gradients=0.2)},
+    "UMambaEnc": {torch.bfloat16: dict(output=0.16, gradients=0.85), torch.float16: dict(output=0.02, gradients=0.3)},
 }
 
 
