@@ -28,7 +28,8 @@ causal conv1d included), normalisations, matrix products (linear layers), layout
 
 ``--device=cuda`` runs the steps on the GPU (timed with ``torch.cuda.synchronize``; the peak is PyTorch's
 ``max_memory_allocated``), ``--precisions`` adds AMP rows: autocast to bfloat16 or float16 (with a GradScaler)
-around the forward and the loss, as a bundle's ``amp: true`` does.
+around the forward and the loss, as a bundle's ``amp: true`` does (on a CPU, bfloat16 is ``cpu_bf16: true``); with
+``--inference`` the float32 and bfloat16 ones add CPU inference rows (bfloat16 through ``CPUBF16Inferer``).
 
 Scan backends (``--backends``): ``default`` (the library's choice: the compiled numba kernel on CPU, mamba-ssm on
 CUDA), ``torch`` (the pure-PyTorch scan, ``MONAI_MAMBA_SCAN_BACKEND=torch``; the causal conv1d keeps its default
@@ -263,10 +264,13 @@ def run_case(
     return result
 
 
-def run_inference(name: str, repeats: int, memory: bool) -> dict:
+def run_inference(name: str, repeats: int, memory: bool, precision: str = "float32") -> dict:
     """Sliding-window inference of one 512x512 image (2-D) or 192x192x160 volume (3-D) with the bundle's window:
-    the median time, or (``memory``) the peak RSS over one inference."""
-    from monai.inferers import sliding_window_inference
+    the median time, or (``memory``) the peak RSS over one inference; ``precision="bfloat16"`` runs it as a bundle's
+    ``cpu_bf16: true`` does (``CPUBF16Inferer``)."""
+    from monai.inferers import SlidingWindowInferer
+
+    from monai_mamba.inferers import CPUBF16Inferer
 
     case_name, _, network = name.partition(":")
     case = CASES[case_name]
@@ -274,16 +278,17 @@ def run_inference(name: str, repeats: int, memory: bool) -> dict:
     torch.manual_seed(0)
     net = build(network or case_name, case, roi).eval()
     image = torch.randn(1, case.in_channels, *((512, 512) if case.spatial_dims == 2 else (192, 192, 160)))
+    inferer = CPUBF16Inferer(SlidingWindowInferer(**case.window), enabled=precision == "bfloat16")
     with torch.no_grad():
         net(torch.randn(1, case.in_channels, *roi))  # warm-up: one window
         if memory:
             with PeakRSS(interval=0.005) as rss:
-                sliding_window_inference(image, predictor=net, **case.window)
+                inferer(image, net)
             return dict(peak_gb=rss.peak / 2**30)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            sliding_window_inference(image, predictor=net, **case.window)
+            inferer(image, net)
             times.append(time.perf_counter() - start)
     return dict(step_s=statistics.median(times))
 
@@ -291,7 +296,7 @@ def run_inference(name: str, repeats: int, memory: bool) -> dict:
 def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
     kind, name, input_name, device, precision = (spec.split("|") + ["cpu", "float32"])[:5]
     if kind == "inference":
-        return run_inference(name, repeats, memory)
+        return run_inference(name, repeats, memory, precision)
     return run_case(name, input_name, repeats, profile, memory, kind == "compiled-step", device, precision)
 
 
@@ -356,17 +361,20 @@ def _print_profiles(profiles) -> None:
         print(f"| {label} | {input_name} | {backend} | {cells} |", flush=True)
 
 
-def _print_inference(case_names, library) -> None:
-    print("\n| network | image | window | time (s) | / SegResNet | peak RSS (GiB) |")
-    print("|---|---|---|---|---|---|")
+def _print_inference(case_names, library, precisions) -> None:
+    print("\n| network | image | window | precision | time (s) | / SegResNet | peak RSS (GiB) |")
+    print("|---|---|---|---|---|---|---|")
     for case_name in case_names:
         case = CASES[case_name]
         image = "512x512" if case.spatial_dims == 2 else "192x192x160"
         window = f"{'x'.join(map(str, case.window['roi_size']))}, overlap {case.window['overlap']}"
-        reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}|-", 1, False, "default", "")
-        result = _in_subprocess(f"inference|{case_name}|-", 1, False, "default", library)
-        for label, row in ((case_name, result), (SEGRESNET, reference)):
-            print(f"| {label} | {image} | {window} | {_result_cells(row, reference, digits=2)} |", flush=True)
+        for precision in precisions:
+            spec = f"|-|cpu|{precision}"
+            reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
+            result = _in_subprocess(f"inference|{case_name}{spec}", 1, False, "default", library)
+            for label, row in ((case_name, result), (SEGRESNET, reference)):
+                cells = _result_cells(row, reference, digits=2)
+                print(f"| {label} | {image} | {window} | {precision} | {cells} |", flush=True)
 
 
 def _result_cells(result: dict, reference: dict, digits: int) -> str:
@@ -412,7 +420,7 @@ def main(
     if profiles:
         _print_profiles(profiles)
     if inference:
-        _print_inference(case_names, library)
+        _print_inference(case_names, library, [p for p in as_list(precisions) if p in ("float32", "bfloat16")])
 
 
 if __name__ == "__main__":
