@@ -13,7 +13,7 @@ import torch
 from network_cases import FAST_INPUTS
 from network_cases import SMALL_NETWORKS as NETWORKS
 
-from monai_mamba.blocks.mamba_layer import MambaLayer
+from monai_mamba.blocks import MambaLayer
 
 SLOW = pytest.mark.slow  # tracing unrolls the scan's chunk loops: seconds per network
 

@@ -18,7 +18,6 @@ inferer of validation and inference) and calls the network under ``torch.autocas
 from __future__ import annotations
 
 import functools
-import logging
 import warnings
 from typing import Any
 
@@ -26,8 +25,6 @@ import torch
 from monai.inferers import Inferer
 
 __all__ = ["CPUBF16Inferer", "cpu_has_native_bf16"]
-
-logger = logging.getLogger(__name__)
 
 
 @functools.cache

@@ -4,8 +4,7 @@ package (``"cuda"``), the compiled numba kernel (``"cpu"``, ``causal_conv1d_cpu`
 (``"torch"``: other devices and dtypes, and under ``torch.jit.trace`` and ONNX export, which record plain tensor
 operations). The backend is asked for as the selective scan's is (``monai_mamba.ops.backends``); where the one asked
 for cannot take the call, the next one does, as mamba_ssm's ``Mamba`` falls back to ``conv1d`` without causal-conv1d.
-On the CPU kernel, bfloat16/float16 inputs (CPU bfloat16 autocast) are summed in float32 and rounded once: measured
-1.8x faster than ``conv1d`` in bfloat16 for (2, 128, 4096)."""
+On the CPU kernel, bfloat16/float16 inputs (CPU bfloat16 autocast) are summed in float32 and rounded once."""
 
 from __future__ import annotations
 
@@ -81,7 +80,7 @@ def causal_conv1d(
         function = kernel_package("causal-conv1d").function
         return function(x=x, weight=weight, bias=None if bias is None else bias.to(weight.dtype), activation=activation)
     if path == "cpu":  # half-precision inputs (CPU bfloat16 autocast) are computed in float32 and rounded once
-        compute = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+        compute = torch.promote_types(x.dtype, torch.float32)
         bias = bias if bias is not None else x.new_zeros(x.shape[1])
         out = _cpu_kernel()(x.to(compute), weight.to(compute), bias.to(compute), activation is not None)
         return out.to(x.dtype)
