@@ -1,7 +1,7 @@
 # Copyright (c) monai-mamba contributors. Licensed under the Apache License, Version 2.0.
 """Selective-scan benchmark: median forward and forward+backward time and peak extra memory per backend.
 
-    python benchmarks/scan.py                      # every backend available here, all four shapes
+    python benchmarks/scan.py                      # every backend available here, all five shapes
     python benchmarks/scan.py --shapes=1,3 --repeats=3 --methods=cpu,pscan
 
 Shapes (VMamba groups the 4 scan directions of a 2-D map):
@@ -9,6 +9,7 @@ Shapes (VMamba groups the 4 scan directions of a 2-D map):
   2: b=1, d=1536 in 4 groups, n=16, l=196    (VMamba stage 3 at 224x224)
   3: b=1, d=128, n=16, l=32768
   4: b=1, d=64, n=16, l=262144               (a 64^3 volume scanned as one sequence)
+  5: b=1, d=384 in 4 groups, n=16, l=4096    (Swin-UMamba/Mamba-UNet's SS2D at 64x64, channels-first)
 
 Methods: the library's backends available on the device (``cuda``, ``cpu``, ``torch``; ``ref`` is for tests
 only and far too slow here) and, when mambapy is installed (``pip install "monai-mamba[bench]"``), its
@@ -39,6 +40,7 @@ SHAPES = {
     2: dict(batch=1, dim=1536, groups=4, nstate=16, length=196),
     3: dict(batch=1, dim=128, groups=1, nstate=16, length=32768),
     4: dict(batch=1, dim=64, groups=1, nstate=16, length=262144),
+    5: dict(batch=1, dim=384, groups=4, nstate=16, length=4096),
 }
 
 
@@ -134,7 +136,7 @@ def _methods(device: str) -> list[str]:
     return methods
 
 
-def main(shapes: str = "1,2,3,4", methods: str = "", repeats: int = 5, device: str = "", _child: str = ""):
+def main(shapes: str = "1,2,3,4,5", methods: str = "", repeats: int = 5, device: str = "", _child: str = ""):
     """Print a markdown table; each (method, shape) measured in a fresh subprocess."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if _child:

@@ -194,6 +194,15 @@ def _sequence_array(x: torch.Tensor) -> np.ndarray:
     return (view if view.is_contiguous() or x.is_contiguous() else view.contiguous()).numpy()
 
 
+def _sum_partitions(parts: np.ndarray) -> torch.Tensor:
+    """``(b, g, P, l, n)`` per-partition sums -> the contiguous ``(b, g, n, l)`` gradient, summed straight into it
+    (a sum, then a transposed copy, held one more ``(b, g, n, l)`` at the backward's peak)."""
+    batch, groups, _, length, nstate = parts.shape
+    grad = torch.empty(batch, groups, nstate, length, dtype=torch.from_numpy(parts[:0]).dtype)
+    torch.sum(torch.from_numpy(parts), dim=2, out=grad.transpose(-1, -2))
+    return grad
+
+
 def _arrays(u, dt, A, B, C) -> list[np.ndarray]:
     return [_sequence_array(u), _sequence_array(dt), _as_array(A), _transposed_array(B), _transposed_array(C)]
 
@@ -277,8 +286,8 @@ def selective_scan_cpu_backward(
         torch.from_numpy(du).transpose(1, 2),
         torch.from_numpy(ddt).transpose(1, 2),
         torch.from_numpy(dA).sum(0),
-        torch.from_numpy(dB_parts).sum(2).transpose(-1, -2).contiguous(),
-        torch.from_numpy(dC_parts).sum(2).transpose(-1, -2).contiguous(),
+        _sum_partitions(dB_parts),
+        _sum_partitions(dC_parts),
     )
 
 
