@@ -118,6 +118,14 @@ CASES = {
         (SEGRESNET, "DynUNet"),
         dict(roi_size=(128, 128, 128), sw_batch_size=2, overlap=0.5),
     ),
+    "umamba_bot_3d": Case(
+        3,
+        1,
+        14,
+        INPUTS_3D,
+        (SEGRESNET, "DynUNet"),
+        dict(roi_size=(128, 128, 128), sw_batch_size=2, overlap=0.5),
+    ),
 }
 
 
@@ -125,7 +133,7 @@ def _mambaclinix_plan(patch) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """nnU-Net's topology for an isotropic patch, what the bundle's planner gives 1 mm isotropic data: halve while the
     map keeps at least 4 voxels (at most 5 times), 32 features doubling up to 320. 128^3: six stages; 32^3: four."""
     poolings = min(5, int(math.log2(min(patch) // 4)))
-    return tuple(min(32 * 2**i, 320) for i in range(poolings + 1)), (1,) + (2,) * poolings
+    return tuple(min(32 * 2**i, 320) for i in range(poolings + 1)), (1,) + (2,) * poolings  # U-Mamba's too
 
 
 def build(name: str, case: Case, patch) -> torch.nn.Module:
@@ -154,6 +162,9 @@ def build(name: str, case: Case, patch) -> torch.nn.Module:
     if name == "mambaclinix":
         features, strides = _mambaclinix_plan(patch)
         return nets.MambaClinix(dims, cin, cout, features=features, strides=strides, deep_supervision=False)
+    if name == "umamba_bot_3d":  # nnU-Net's topology, as the bundle's plan gives it
+        features, strides = _mambaclinix_plan(patch)
+        return nets.UMambaBot(dims, cin, cout, features=features, strides=strides, deep_supervision=False)
     if name == SEGRESNET:  # LightM-UNet's layout: the network it was derived from
         return monai_nets.SegResNet(dims, 32, cin, cout, blocks_down=(1, 2, 2, 4), blocks_up=(1, 1, 1))
     if name == "UNet":
@@ -278,7 +289,8 @@ def run_inference(name: str, repeats: int, memory: bool, precision: str = "float
     torch.manual_seed(0)
     net = build(network or case_name, case, roi).eval()
     image = torch.randn(1, case.in_channels, *((512, 512) if case.spatial_dims == 2 else (192, 192, 160)))
-    inferer = CPUBF16Inferer(SlidingWindowInferer(**case.window), enabled=precision == "bfloat16")
+    window = SlidingWindowInferer(**case.window, mode="gaussian")  # the bundles' blending (shared/run.yaml)
+    inferer = CPUBF16Inferer(window, enabled=precision == "bfloat16")
     with torch.no_grad():
         net(torch.randn(1, case.in_channels, *roi))  # warm-up: one window
         if memory:
@@ -361,7 +373,7 @@ def _print_profiles(profiles) -> None:
         print(f"| {label} | {input_name} | {backend} | {cells} |", flush=True)
 
 
-def _print_inference(case_names, library, precisions) -> None:
+def _print_inference(case_names, library, precisions, peers) -> None:
     print("\n| network | image | window | precision | time (s) | / SegResNet | peak RSS (GiB) |")
     print("|---|---|---|---|---|---|---|")
     for case_name in case_names:
@@ -371,8 +383,11 @@ def _print_inference(case_names, library, precisions) -> None:
         for precision in precisions:
             spec = f"|-|cpu|{precision}"
             reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
-            result = _in_subprocess(f"inference|{case_name}{spec}", 1, False, "default", library)
-            for label, row in ((case_name, result), (SEGRESNET, reference)):
+            rows = [(case_name, _in_subprocess(f"inference|{case_name}{spec}", 1, False, "default", library))]
+            rows.append((SEGRESNET, reference))
+            for peer in (p for p in case.peers if peers and p != SEGRESNET):
+                rows.append((peer, _in_subprocess(f"inference|{case_name}:{peer}{spec}", 1, False, "default", "")))
+            for label, row in rows:
                 cells = _result_cells(row, reference, digits=2)
                 print(f"| {label} | {image} | {window} | {precision} | {cells} |", flush=True)
 
@@ -420,7 +435,8 @@ def main(
     if profiles:
         _print_profiles(profiles)
     if inference:
-        _print_inference(case_names, library, [p for p in as_list(precisions) if p in ("float32", "bfloat16")])
+        precisions = [p for p in as_list(precisions) if p in ("float32", "bfloat16")]
+        _print_inference(case_names, library, precisions, peers)
 
 
 if __name__ == "__main__":
