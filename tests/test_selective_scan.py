@@ -227,3 +227,31 @@ def test_compiled_cpu_scan_is_a_checked_pytorch_operator():
         inputs = make_scan_inputs(batch=2, dim=4, nstate=3, length=length, groups=2, dtype=torch.float64)
         u, dt, A, B, C = (inputs[k].detach().requires_grad_() for k in ("u", "delta", "A", "B", "C"))
         torch.library.opcheck(torch.ops.monai_mamba.selective_scan_cpu.default, (u, dt, A, B, C))
+
+
+def test_compiled_cpu_scan_saves_no_states_for_inference():
+    """Under no_grad (and inference_mode) the numba scan allocates no chunk states for a backward, and gives the
+    same output as with them; asking the operator for a gradient without its states is a clear error."""
+    from monai_mamba.ops import scan_cpu
+
+    inputs = make_scan_inputs(batch=2, dim=4, nstate=3, length=3 * scan_cpu.CHECKPOINT_EVERY + 5, groups=2)
+    u, dt, A, B, C = (inputs[k].detach() for k in ("u", "delta", "A", "B", "C"))
+    op = torch.ops.monai_mamba.selective_scan_cpu.default
+    y_saving, _, states = op(u, dt, A, B, C)
+    assert states.shape == (2, 4, 4, 3)
+    for context in (torch.no_grad, torch.inference_mode):
+        with context():
+            y, _, states = op(u, dt, A, B, C, False)
+        assert states.shape == (2, 0, 4, 3)
+        torch.testing.assert_close(y, y_saving, rtol=0, atol=0)
+    seen = []
+    original = scan_cpu.selective_scan_cpu_op
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scan_cpu, "selective_scan_cpu_op", lambda *a, **k: seen.append(k) or original(*a, **k))
+        with torch.no_grad():
+            scan_cpu.selective_scan_cpu(u.requires_grad_(), dt, A, B, C)
+        scan_cpu.selective_scan_cpu(u, dt, A, B, C).sum().backward()
+    assert seen == [{"save_states": False}, {"save_states": True}] and u.grad is not None
+    with pytest.raises(RuntimeError, match="save_states=False saves nothing"):
+        op(u, dt, A, B, C, False)
+    torch.library.opcheck(op, (u.detach(), dt, A, B, C, False))

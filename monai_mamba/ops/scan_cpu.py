@@ -69,13 +69,14 @@ def _chunk_and_channel(index, nchunks, first, width, channels_last):
 @numba.njit(parallel=True, nogil=True, cache=True, fastmath=FASTMATH)
 def _scan_forward(u, dt, A, B, C, out, checkpoints, last_state):
     """u, dt, out: (b, l, d); A: (d, n); B, C: (b, g, l, n); checkpoints: (b, chunks, d, n) the state before each
-    chunk; last_state: (b, d, n)."""
+    chunk, or (b, 0, d, n) to save none (no backward will follow); last_state: (b, d, n)."""
     nbatch, length, ndim = u.shape
     nstate = A.shape[1]
     ngroups = B.shape[1]
     per_group = ndim // ngroups
     nblocks = -(-per_group // CHANNEL_BLOCK)
-    nchunks = checkpoints.shape[1]
+    nchunks = -(-length // CHECKPOINT_EVERY)
+    save = checkpoints.shape[1] > 0
     channels_last = u.strides[2] < u.strides[1]
     for task in numba.prange(nbatch * ngroups * nblocks):
         bi, gi, first, stop = _channel_block(task, ngroups, nblocks, per_group)
@@ -83,7 +84,8 @@ def _scan_forward(u, dt, A, B, C, out, checkpoints, last_state):
         for index in range(nchunks * (stop - first)):
             chunk, di = _chunk_and_channel(index, nchunks, first, stop - first, channels_last)
             h = state[di - first]
-            checkpoints[bi, chunk, di] = h
+            if save:
+                checkpoints[bi, chunk, di] = h
             a = A[di]
             for t in range(chunk * CHECKPOINT_EVERY, min(length, (chunk + 1) * CHECKPOINT_EVERY)):
                 step = dt[bi, t, di]
@@ -171,6 +173,11 @@ def _scan_backward(u, dt, A, B, C, checkpoints, dout, du, ddt, dA, dB_parts, dC_
             dA[bi, first:stop] = dA_acc[: stop - first]
 
 
+def _saved_chunks(length: int, save_states: bool) -> int:
+    """How many chunk states the forward saves for the backward: one per ``CHECKPOINT_EVERY`` steps, or none."""
+    return -(-length // CHECKPOINT_EVERY) if save_states else 0
+
+
 def _as_array(x: torch.Tensor) -> np.ndarray:
     return x.detach().contiguous().numpy()
 
@@ -229,32 +236,33 @@ def _new_sequence(u: torch.Tensor) -> torch.Tensor:
 
 @torch.library.custom_op("monai_mamba::selective_scan_cpu", mutates_args=(), device_types="cpu")
 def selective_scan_cpu_op(
-    u: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+    u: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, save_states: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Core recurrence on CPU: ``u, dt (b, d, l)``, ``A (d, n)``, ``B, C (b, g, n, l)``, all float32 or all float64
     -> ``y (b, d, l)`` laid out as ``u``, the last state ``(b, d, n)`` and the states saved for the backward
-    ``(b, ceil(l / CHECKPOINT_EVERY), d, n)``. A PyTorch operator: ``torch.compile`` runs it without a graph break
-    and ``torch.export`` records it as one node; its gradient is ``selective_scan_cpu_backward``."""
+    ``(b, ceil(l / CHECKPOINT_EVERY), d, n)``, or ``(b, 0, d, n)`` with ``save_states=False`` (inference: nothing
+    allocated or written for a backward). A PyTorch operator: ``torch.compile`` runs it without a graph break and
+    ``torch.export`` records it as one node; its gradient is ``selective_scan_cpu_backward``."""
     use_torch_threads()
     batch, dim, length = u.shape
     nstate = A.shape[1]
     arrays = _arrays(u, dt, A, B, C)
     dtype = arrays[0].dtype
     out = _empty_sequence(u, dtype)
-    checkpoints = np.empty((batch, -(-length // CHECKPOINT_EVERY), dim, nstate), dtype=dtype)
+    checkpoints = np.empty((batch, _saved_chunks(length, save_states), dim, nstate), dtype=dtype)
     last_state = np.empty((batch, dim, nstate), dtype=dtype)
     _scan_forward(*arrays, out, checkpoints, last_state)
     return torch.from_numpy(out).transpose(1, 2), torch.from_numpy(last_state), torch.from_numpy(checkpoints)
 
 
 @selective_scan_cpu_op.register_fake
-def _(u, dt, A, B, C):
+def _(u, dt, A, B, C, save_states=True):
     batch, dim, length = u.shape
     nstate = A.shape[1]
     return (
         _new_sequence(u),
         u.new_empty(batch, dim, nstate),
-        u.new_empty(batch, -(-length // CHECKPOINT_EVERY), dim, nstate),
+        u.new_empty(batch, _saved_chunks(length, save_states), dim, nstate),
     )
 
 
@@ -297,19 +305,24 @@ def _(dout, u, dt, A, B, C, checkpoints):
 
 
 def _setup_context(ctx, inputs, output):
-    ctx.save_for_backward(*inputs, output[2])
+    if not inputs[5]:
+        raise RuntimeError("selective_scan_cpu: save_states=False saves nothing for a backward pass")
+    ctx.save_for_backward(*inputs[:5], output[2])
     ctx.mark_non_differentiable(output[1], output[2])
 
 
 def _backward(ctx, dout, _dlast_state, _dcheckpoints):
-    return selective_scan_cpu_backward(dout, *ctx.saved_tensors)
+    return *selective_scan_cpu_backward(dout, *ctx.saved_tensors), None
 
 
 selective_scan_cpu_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def _core(u, dt, A, B, C):
-    y, last_state, _ = selective_scan_cpu_op(u, dt, A, B, C)
+    """The operator, saving the chunks' states only when a backward can follow (not under ``no_grad`` or
+    ``inference_mode``, nor for inputs that need no gradient)."""
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (u, dt, A, B, C))
+    y, last_state, _ = selective_scan_cpu_op(u, dt, A, B, C, save_states=needs_grad)
     return y, last_state
 
 
