@@ -147,3 +147,23 @@ def test_bundle_cpu_bf16_trains_an_epoch_and_infers_in_bfloat16(tmp_path, monkey
     assert len(autocast_calls) > trained
     (prediction,) = (tmp_path / "bundle" / "predictions").glob("*_seg.nii.gz")
     assert nib.load(prediction).shape[:2] == (32, 32)
+
+
+@pytest.mark.parametrize("layer", ["RVMLayer", "ResidualMambaLayer", "NormMambaLayer"])
+def test_unet_mamba_layers_take_part_in_bfloat16_autocast_only(layer):
+    """LightM-UNet's, MambaClinix's and U-Mamba's Mamba layers: float32 under float16 autocast (as the official code),
+    bfloat16 projections under bfloat16 autocast, close to the float32 layer."""
+    import monai_mamba.blocks as blocks
+
+    torch.manual_seed(0)
+    module = getattr(blocks, layer)(8, 8) if layer == "RVMLayer" else getattr(blocks, layer)(8)
+    x = torch.randn(2, 8, 6, 5)
+    expected = module(x)
+    seen = []
+    module.mamba.register_forward_hook(lambda _module, _inputs, out: seen.append(out.dtype))
+    for dtype, mamba_dtype in ((torch.float16, torch.float32), (torch.bfloat16, torch.bfloat16)):
+        with torch.autocast("cpu", dtype=dtype):
+            out = module(x)
+        assert seen.pop() == mamba_dtype, dtype
+        error = ((out.float() - expected).norm() / expected.norm()).item()
+        assert error < (2e-2 if dtype == torch.bfloat16 else 1e-6), (dtype, error)

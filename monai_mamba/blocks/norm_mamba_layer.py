@@ -7,14 +7,14 @@ import torch
 import torch.nn as nn
 
 from monai_mamba.blocks.mamba_layer import MambaLayer
-from monai_mamba.blocks.tokens import at_least_float32, map_tokens_fp32
+from monai_mamba.blocks.tokens import layer_input, layer_precision, map_tokens
 
 __all__ = ["NormMambaLayer"]
 
 
 class NormMambaLayer(nn.Module):
     """``Mamba(LayerNorm(t))`` over the tokens ``t`` of a channels-first feature map, with no residual, in float32
-    also under autocast (as the official layer).
+    also under float16 autocast (as the official layer), in bfloat16 autocast's precision under it (``tokens``).
 
     Tokens are the raster-ordered voxels (``d_model`` = channels), or, with ``channel_tokens`` (U-Mamba Enc's stages
     whose feature map has no more voxels than channels), the channels (``d_model`` = the number of voxels: the layer
@@ -27,7 +27,8 @@ class NormMambaLayer(nn.Module):
         scan_backend: selective-scan backend; None picks per device.
 
     Shapes:
-        ``(b, c, *spatial)`` -> ``(b, c, *spatial)`` in float32 (float64 for float64 input).
+        ``(b, c, *spatial)`` -> ``(b, c, *spatial)`` in float32 (float64 for float64 input; under bfloat16
+        autocast the projection's bfloat16).
     """
 
     def __init__(
@@ -58,9 +59,9 @@ class NormMambaLayer(nn.Module):
                 )
             )
         if not self.channel_tokens:
-            return map_tokens_fp32(x, self._tokens)
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return self._tokens(at_least_float32(x).flatten(2)).reshape(x.shape)
+            return map_tokens(x, self._tokens)
+        with layer_precision(x):
+            return self._tokens(layer_input(x).flatten(2)).reshape(x.shape)
 
     def _tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.mamba(self.norm(tokens))

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from monai_mamba.blocks.mamba_layer import MambaLayer
-from monai_mamba.blocks.tokens import at_least_float32, map_tokens_fp32
+from monai_mamba.blocks.tokens import layer_input, map_tokens
 
 __all__ = ["ResidualMambaLayer"]
 
@@ -16,7 +16,8 @@ class ResidualMambaLayer(nn.Module):
     """``x + proj(LN(Mamba(LN(t))))`` over the raster-flattened tokens ``t`` of a channels-first feature map.
 
     As the official code: one forward Mamba scan in raster order, the *same* LayerNorm before and after the Mamba
-    layer, ``Linear(c -> c)`` with bias, float32 also under autocast. The official layer also creates a
+    layer, ``Linear(c -> c)`` with bias, float32 also under float16 autocast (under bfloat16 autocast in
+    its precision, ``tokens``). The official layer also creates a
     ``skip_scale`` parameter that its forward never uses; it is left out here (1 parameter less per layer).
 
     Args:
@@ -25,7 +26,8 @@ class ResidualMambaLayer(nn.Module):
         scan_backend: selective-scan backend; None picks per device.
 
     Shapes:
-        ``(b, c, *spatial)`` -> ``(b, c, *spatial)`` in float32 (float64 for float64 input).
+        ``(b, c, *spatial)`` -> ``(b, c, *spatial)`` in float32 (float64 for float64 input; under bfloat16
+        autocast bfloat16).
     """
 
     def __init__(
@@ -42,7 +44,7 @@ class ResidualMambaLayer(nn.Module):
             raise ValueError(
                 f"ResidualMambaLayer expects (batch, channels={self.channels}, *spatial), got shape {tuple(x.shape)}."
             )
-        return at_least_float32(x) + map_tokens_fp32(x, self._tokens)
+        return layer_input(x) + map_tokens(x, self._tokens)
 
     def _tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.proj(self.norm(self.mamba(self.norm(tokens))))

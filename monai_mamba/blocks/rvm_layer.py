@@ -9,7 +9,7 @@ import torch.nn as nn
 from torch.utils.checkpoint import checkpoint
 
 from monai_mamba.blocks.mamba_layer import MambaLayer
-from monai_mamba.blocks.tokens import map_tokens_fp32
+from monai_mamba.blocks.tokens import map_tokens
 
 __all__ = ["RVMLayer"]
 
@@ -20,7 +20,8 @@ class RVMLayer(nn.Module):
     As the official code (``MambaLayer`` in the LightM-UNet repository): one forward Mamba scan over the
     tokens in raster order, a learnable scalar skip scale ``s`` (initialised to 1), the *same* LayerNorm
     applied before the Mamba layer and again after the residual sum, then ``Linear(C_in -> C_out)`` with bias.
-    The layer always computes in float32, also under autocast (the official code only upcasts float16 inputs).
+    The layer computes in float32, also under float16 autocast (the official code upcasts float16 inputs); under
+    bfloat16 autocast its projections run in bfloat16, the scan and conv1d in float32 (``tokens``).
 
     Args:
         in_channels: ``C_in``.
@@ -32,7 +33,7 @@ class RVMLayer(nn.Module):
             128^3 patch ran out of 24 GiB without it and peaked at 10.2 GiB with it.
 
     Shapes:
-        ``(b, C_in, *spatial)`` -> ``(b, C_out, *spatial)`` in float32.
+        ``(b, C_in, *spatial)`` -> ``(b, C_out, *spatial)`` in float32 (bfloat16 under bfloat16 autocast).
     """
 
     def __init__(
@@ -60,8 +61,8 @@ class RVMLayer(nn.Module):
                 f"got shape {tuple(x.shape)}."
             )
         if self.activation_checkpointing and torch.is_grad_enabled():
-            return map_tokens_fp32(x, lambda tokens: checkpoint(self._tokens, tokens, use_reentrant=False))
-        return map_tokens_fp32(x, self._tokens)
+            return map_tokens(x, lambda tokens: checkpoint(self._tokens, tokens, use_reentrant=False))
+        return map_tokens(x, self._tokens)
 
     def _tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.proj(self.norm(self.mamba(self.norm(tokens)) + self.skip_scale * tokens))
