@@ -446,3 +446,29 @@ def test_imported_bundle_serves_in_monai_label(tmp_path):
     np.testing.assert_array_equal(np.asarray(served.dataobj), np.asarray(ours.dataobj))
     np.testing.assert_allclose(served.affine, ours.affine, atol=1e-5)
     assert len(np.unique(np.asarray(ours.dataobj))) == 2
+
+
+def test_imported_bundle_takes_cpu_bf16(tmp_path):
+    """An imported bundle's ``inferer`` follows ``cpu_bf16`` as the shipped bundles' does: off, nnU-Net's sliding
+    window itself; on, the network under bfloat16 autocast with the logits in float32, close to float32's."""
+    from monai_mamba.inferers import cpu_bf16
+    from monai_mamba.nnunet import NnUNetSlidingWindowInferer
+
+    torch.manual_seed(0)
+    import_nnunet_results(_lightm_results(tmp_path), tmp_path / "bundle")
+    parser = ConfigParser()
+    parser.read_config(str(tmp_path / "bundle" / "configs" / "inference.json"))
+    parser["bundle_root"] = str(tmp_path / "bundle")
+    network = parser.get_parsed_content("network_def").eval()
+    image = torch.randn(1, 1, 20, 18, 16)
+    inferer = parser.get_parsed_content("inferer")
+    assert isinstance(inferer.inferer, NnUNetSlidingWindowInferer) and not inferer.enabled
+    with torch.no_grad():
+        expected = inferer(image, network)
+        parser["cpu_bf16"] = True
+        if not cpu_bf16.cpu_has_native_bf16():
+            pytest.skip("this CPU has no native bfloat16")
+        logits = parser.get_parsed_content("inferer", lazy=False)(image, network)
+    assert logits.dtype == torch.float32 and logits.shape == expected.shape
+    assert ((logits - expected).norm() / expected.norm()).item() < 0.05
+    assert not torch.equal(logits, expected)  # it did run in bfloat16

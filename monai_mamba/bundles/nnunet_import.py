@@ -107,7 +107,13 @@ def _inference_config(results: NnUNetResults, network_def: dict, mirror_axes) ->
             "shuffle": False,
             "num_workers": 0,
         },
+        "cpu_bf16": False,
         "inferer": {
+            "_target_": "monai_mamba.inferers.CPUBF16Inferer",
+            "inferer": "@window_inferer",
+            "enabled": "@cpu_bf16",
+        },
+        "window_inferer": {
             "_target_": "monai_mamba.nnunet.NnUNetSlidingWindowInferer",
             "patch_size": "@nnunet#patch_size",
             "tile_step_size": "@nnunet#tile_step_size",
@@ -237,6 +243,8 @@ To publish `models/model.pt` (the model zoo takes files over 25 MB only from a d
 python -m monai.bundle run --config_file configs/inference.json --bundle_root . \\
     --input_dir /path/to/imagesTs --output_dir /path/to/predictions
 ```
+`--cpu_bf16 true` runs the network under bfloat16 autocast on a CPU with native bfloat16 (AVX512-BF16/AMX), the
+logits accumulated in float32; its predictions differ from float32's by bfloat16 rounding.
 
 ## References
 - Isensee F, Jaeger PF, Kohl SAA, Petersen J, Maier-Hein KH. nnU-Net: a self-configuring method for deep
