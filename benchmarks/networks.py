@@ -8,6 +8,8 @@ time goes, and sliding-window inference of one image or volume.
     python benchmarks/networks.py --inference                       # + sliding-window inference of one image/volume
     python benchmarks/networks.py --library=/tmp/old-checkout       # the same, for another checkout of the library
     python benchmarks/networks.py --device=cuda --precisions=float32,bfloat16,float16   # on a GPU, with AMP
+    python benchmarks/networks.py --precisions=float32,bfloat16 --inference > run.md   # CPU bfloat16 (cpu_bf16)
+    python benchmarks/networks.py --compare=run.md      # that run's float32 and bfloat16 side by side, speed-ups
 
 A training step is ``zero_grad``, forward, MONAI's ``DiceCELoss`` against random labels, backward and an AdamW
 step, at the input (batch, channels, patch) of each bundle's demo (``demo``), of the paper's recipe (``paper``:
@@ -392,6 +394,39 @@ def _print_inference(case_names, library, precisions, peers) -> None:
                 print(f"| {label} | {image} | {window} | {precision} | {cells} |", flush=True)
 
 
+def compare_precisions(lines) -> None:
+    """From the markdown rows a run printed (training steps and inference, each network in float32 and bfloat16),
+    print one table per kind: float32 and bfloat16 side by side, the speed-up and the peak RSS of each."""
+    peers = {peer for case in CASES.values() for peer in case.peers}
+    rows, case_name = {}, ""
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) not in (7, 8) or cells[3] not in ("float32", "bfloat16"):
+            continue
+        kind = "step" if len(cells) == 8 else "inference"
+        case_name = case_name if cells[0] in peers else cells[0]
+        label = cells[0] if cells[0] in peers else case_name
+        where = cells[1] if kind == "step" else f"{cells[1]}, window {cells[2]}"
+        key = (kind, case_name, label, where)
+        time_cell, peak_cell = (cells[5], cells[7]) if kind == "step" else (cells[4], cells[6])
+        rows.setdefault(key, {})[cells[3]] = (time_cell, peak_cell)
+    for kind in ("step", "inference"):
+        title = "training step" if kind == "step" else "sliding-window inference"
+        columns = "input | float32 (s) | bfloat16 (s) | speed-up | peak RSS float32 / bfloat16 (GiB)"
+        print(f"\n| network ({title}) | {columns} |")
+        print("|---|---|---|---|---|---|")
+        for (row_kind, case_name, label, where), by_precision in rows.items():
+            if row_kind != kind or len(by_precision) < 2:
+                continue
+            (t32, p32), (t16, p16) = by_precision["float32"], by_precision["bfloat16"]
+            try:
+                speedup = f"{float(t32) / float(t16):.2f}x"
+            except ValueError:  # a failed row
+                speedup = "-"
+            name = label if label == case_name else f"{label} (at {case_name})"
+            print(f"| {name} | {where} | {t32} | {t16} | {speedup} | {p32} / {p16} |")
+
+
 def _result_cells(result: dict, reference: dict, digits: int) -> str:
     """``time | ratio to the reference | peak RSS`` table cells, or the failure."""
     if "error" in result:
@@ -411,6 +446,7 @@ def main(
     device: str = "cpu",
     precisions: str = "float32",
     peers: bool = True,
+    compare: str = "",
     _child: str = "",
     _memory: bool = False,
 ):
@@ -418,6 +454,10 @@ def main(
     leaves out MONAI's other networks (UNet, SwinUNETR, DynUNet): SegResNet, the ratios' reference, stays."""
     if _child:
         print(json.dumps(run_child(_child, repeats, profile, _memory)))
+        return
+    if compare:  # the float32/bfloat16 comparison of a run's saved output
+        with open(compare) as log:
+            compare_precisions(log)
         return
     import monai
 
