@@ -131,11 +131,12 @@ CASES = {
 }
 
 
-def _mambaclinix_plan(patch) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """nnU-Net's topology for an isotropic patch, what the bundle's planner gives 1 mm isotropic data: halve while the
-    map keeps at least 4 voxels (at most 5 times), 32 features doubling up to 320. 128^3: six stages; 32^3: four."""
+def _nnunet_plan(patch) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """nnU-Net's topology for an isotropic patch, what MambaClinix's and U-Mamba's planners give 1 mm isotropic data:
+    halve while the map keeps at least 4 voxels (at most 5 times), 32 features doubling up to 320. 128^3: six stages;
+    32^3: four."""
     poolings = min(5, int(math.log2(min(patch) // 4)))
-    return tuple(min(32 * 2**i, 320) for i in range(poolings + 1)), (1,) + (2,) * poolings  # U-Mamba's too
+    return tuple(min(32 * 2**i, 320) for i in range(poolings + 1)), (1,) + (2,) * poolings
 
 
 def build(name: str, case: Case, patch) -> torch.nn.Module:
@@ -162,10 +163,10 @@ def build(name: str, case: Case, patch) -> torch.nn.Module:
     if name == "swin_umamba_d":
         return nets.SwinUMambaD(dims, cin, cout, deep_supervision=False)
     if name == "mambaclinix":
-        features, strides = _mambaclinix_plan(patch)
+        features, strides = _nnunet_plan(patch)
         return nets.MambaClinix(dims, cin, cout, features=features, strides=strides, deep_supervision=False)
     if name == "umamba_bot_3d":  # nnU-Net's topology, as the bundle's plan gives it
-        features, strides = _mambaclinix_plan(patch)
+        features, strides = _nnunet_plan(patch)
         return nets.UMambaBot(dims, cin, cout, features=features, strides=strides, deep_supervision=False)
     if name == SEGRESNET:  # LightM-UNet's layout: the network it was derived from
         return monai_nets.SegResNet(dims, 32, cin, cout, blocks_down=(1, 2, 2, 4), blocks_up=(1, 1, 1))
@@ -174,7 +175,7 @@ def build(name: str, case: Case, patch) -> torch.nn.Module:
     if name == "SwinUNETR":
         return monai_nets.SwinUNETR(in_channels=cin, out_channels=cout, spatial_dims=dims, feature_size=48)
     if name == "DynUNet":  # MambaClinix's plan as a plain residual U-Net
-        features, strides = _mambaclinix_plan(patch)
+        features, strides = _nnunet_plan(patch)
         return monai_nets.DynUNet(
             dims,
             cin,
@@ -386,7 +387,7 @@ def _print_inference(case_names, library, precisions, peers) -> None:
             spec = f"|-|cpu|{precision}"
             reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
             rows = [(case_name, _in_subprocess(f"inference|{case_name}{spec}", 1, False, "default", library))]
-            rows.append((SEGRESNET, reference))
+            rows += [(SEGRESNET, reference)]
             for peer in (p for p in case.peers if peers and p != SEGRESNET):
                 rows.append((peer, _in_subprocess(f"inference|{case_name}:{peer}{spec}", 1, False, "default", "")))
             for label, row in rows:

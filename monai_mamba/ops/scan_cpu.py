@@ -204,9 +204,10 @@ def _sequence_array(x: torch.Tensor) -> np.ndarray:
 def _sum_partitions(parts: np.ndarray) -> torch.Tensor:
     """``(b, g, P, l, n)`` per-partition sums -> the contiguous ``(b, g, n, l)`` gradient, summed straight into it
     (a sum, then a transposed copy, held one more ``(b, g, n, l)`` at the backward's peak)."""
+    parts = torch.from_numpy(parts)
     batch, groups, _, length, nstate = parts.shape
-    grad = torch.empty(batch, groups, nstate, length, dtype=torch.from_numpy(parts[:0]).dtype)
-    torch.sum(torch.from_numpy(parts), dim=2, out=grad.transpose(-1, -2))
+    grad = parts.new_empty(batch, groups, nstate, length)
+    torch.sum(parts, dim=2, out=grad.transpose(-1, -2))
     return grad
 
 
