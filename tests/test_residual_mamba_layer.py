@@ -26,10 +26,14 @@ def test_parameters_are_mamba_layernorm_and_projection_only():
     assert not hasattr(layer, "skip_scale")  # created but never used by the official code: left out
 
 
-def test_float32_under_bf16_autocast_and_clear_channel_error():
+def test_float32_under_fp16_autocast_bf16_under_bf16_and_clear_channel_error():
+    """float32 under float16 autocast (as the official code); under bfloat16 autocast the layer takes part in it."""
     layer = ResidualMambaLayer(4)
+    with torch.autocast("cpu", dtype=torch.float16):
+        out = layer(torch.randn(1, 4, 8, 8).half())
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = layer(torch.randn(1, 4, 8, 8).bfloat16())
-    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
     with pytest.raises(ValueError, match="channels=4"):
         layer(torch.randn(1, 3, 8, 8))

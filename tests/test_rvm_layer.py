@@ -26,13 +26,18 @@ def test_forward_is_the_formula_on_raster_tokens(shape):
     torch.testing.assert_close(layer(x), expected)
 
 
-def test_computes_in_float32_under_autocast():
+def test_computes_in_float32_under_fp16_autocast_and_in_bf16_under_bf16():
+    """float32 under float16 autocast, equal to the float32 layer (the official code upcasts float16); under
+    bfloat16 autocast its projections run in bfloat16."""
     layer = RVMLayer(16, 16)
     x = torch.randn(1, 16, 4, 4)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast("cpu", dtype=torch.float16):
         out = layer(x)
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, layer(x))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
 
 
 def test_wrong_channels_get_a_clear_error():
