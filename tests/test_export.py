@@ -53,7 +53,8 @@ def test_torch_export_matches_eager(name):
         for node in module.graph.nodes
         if node.op == "call_function"
     }
-    assert "monai_mamba.selective_scan_cpu.default" in operators  # one node per scan, not the unrolled loops
+    # one node per scan, not the unrolled loops: the one-pass inference kernel, as exported under no_grad
+    assert "monai_mamba.selective_scan_cpu_inference.default" in operators
     # a Mamba layer's causal conv1d, one node each; VMamba's SS2D has none
     has_mamba_layer = any(isinstance(module, MambaLayer) for module in network.modules())
     assert ("monai_mamba.causal_conv1d_cpu.default" in operators) == has_mamba_layer

@@ -255,3 +255,98 @@ def test_compiled_cpu_scan_saves_no_states_for_inference():
     with pytest.raises(RuntimeError, match="save_states=False saves nothing"):
         op(u, dt, A, B, C, False)
     torch.library.opcheck(op, (u.detach(), dt, A, B, C, False))
+
+
+def _no_grad_inputs(**kwargs):
+    return {k: None if v is None else v.detach() for k, v in make_scan_inputs(**kwargs).items()}
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-5), (torch.float64, 1e-12)], ids=["fp32", "fp64"])
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(),
+        dict(with_d=False, with_z=False, with_bias=False, softplus=False),
+        dict(with_z=False),
+        dict(with_bias=False, groups=1, grouped=False),
+    ],
+    ids=["all", "none", "no-gate", "no-bias-BC3d"],
+)
+def test_fused_inference_scan_matches_reference(dtype, rtol, layout, options):
+    """The one-pass inference kernel (all of the scan in numba, no backward) against the float64 reference, on
+    lengths that are not a multiple of its chunk, with the last state, in either memory layout."""
+    from monai_mamba.ops.scan_cpu_inference import CHUNK, selective_scan_cpu_inference
+
+    options = dict(options)
+    softplus = options.pop("softplus", True)
+    inputs = _no_grad_inputs(dim=40, length=2 * CHUNK + 7, dtype=dtype, seed=5, **options)
+    if layout == "channels_last":
+        for name in ("u", "delta", "z"):
+            if inputs[name] is not None:
+                inputs[name] = inputs[name].transpose(1, 2).contiguous().transpose(1, 2)
+    B, C = (t if t.dim() == 4 else t.unsqueeze(1) for t in (inputs["B"], inputs["C"]))
+    y, state = selective_scan_cpu_inference(
+        **{**inputs, "B": B, "C": C}, delta_softplus=softplus, return_last_state=True
+    )
+    ref, ref_state = selective_scan(
+        **{k: None if v is None else v.double() for k, v in inputs.items()},
+        delta_softplus=softplus,
+        return_last_state=True,
+        backend="ref",
+    )
+    assert y.dtype == dtype and y.stride() == inputs["u"].stride()  # y in u's layout, for the output projection
+    assert_rel_close(y, ref, rtol, "y")
+    assert_rel_close(state, ref_state, rtol, "last state")
+
+
+def test_fused_inference_scan_reads_and_writes_bfloat16():
+    """bfloat16 u, delta and z (CPU bfloat16 autocast) are read as their bits and y written in bfloat16: equal to the
+    training path's float32 result rounded once (within one bfloat16 step where float32 rounding differs); a mix of
+    dtypes is computed in float32 and returned in u's dtype."""
+    from monai_mamba.ops.scan_cpu import selective_scan_cpu
+    from monai_mamba.ops.scan_cpu_inference import selective_scan_cpu_inference
+
+    inputs = _no_grad_inputs(dim=48, length=300, groups=3, seed=6)
+    for name in ("u", "delta", "z"):
+        inputs[name] = inputs[name].transpose(1, 2).contiguous().transpose(1, 2).bfloat16()
+    y = selective_scan_cpu_inference(**inputs, delta_softplus=True)
+    with torch.enable_grad():
+        trained = selective_scan_cpu(**{**inputs, "u": inputs["u"].requires_grad_()}, delta_softplus=True)
+    assert y.dtype == torch.bfloat16 and y.stride() == inputs["u"].stride()
+    step = trained.float().abs() * 2**-7
+    assert ((y.float() - trained.float()).abs() <= step).all()
+    assert (y != trained).float().mean() < 0.01
+    mixed = selective_scan_cpu_inference(**{**inputs, "delta": inputs["delta"].float()}, delta_softplus=True)
+    assert mixed.dtype == torch.bfloat16
+    assert ((mixed.float() - trained.float()).abs() <= step).all()
+
+
+def test_cpu_backend_takes_the_fused_kernel_only_where_no_gradient_can_follow(monkeypatch):
+    """The ``cpu`` backend runs the one-pass kernel under no_grad and inference_mode, and the autograd kernel where a
+    backward can follow; both give the same output."""
+    from monai_mamba.ops import scan_cpu_inference
+
+    inputs = make_scan_inputs(dim=16, length=200)
+    seen = []
+    original = scan_cpu_inference.selective_scan_cpu_inference
+    monkeypatch.setattr(
+        scan_cpu_inference, "selective_scan_cpu_inference", lambda *a, **k: seen.append(1) or original(*a, **k)
+    )
+    trained = selective_scan(**inputs, delta_softplus=True, backend="cpu")
+    assert seen == [] and trained.requires_grad
+    for context in (torch.no_grad, torch.inference_mode):
+        with context():
+            inferred = selective_scan(**inputs, delta_softplus=True, backend="cpu")
+        assert_rel_close(inferred, trained, 1e-6, context.__name__)
+    assert seen == [1, 1]
+
+
+def test_fused_inference_scan_is_a_checked_pytorch_operator():
+    """torch.library.opcheck of the one-pass kernel (schema, fake implementation), with and without its optional
+    inputs."""
+    inputs = _no_grad_inputs(batch=2, dim=4, nstate=3, length=133, groups=2, dtype=torch.float64)
+    op = torch.ops.monai_mamba.selective_scan_cpu_inference.default
+    args = [inputs[k] for k in ORDER]
+    torch.library.opcheck(op, (*args, True))
+    torch.library.opcheck(op, (*args[:5], None, None, None, False))

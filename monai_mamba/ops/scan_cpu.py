@@ -16,7 +16,7 @@ cache across the channels of the block. Nothing of shape ``(b, d, n, l)`` is eve
 ``b * d * n * l / CHECKPOINT_EVERY`` values.
 
 Only the core recurrence is compiled; the delta bias, softplus, ``D`` and ``z`` terms are vectorised torch
-ops around it (``scan_common``).
+ops around it (``scan_common``). Where no backward can follow, ``scan_cpu_inference`` does all of it in one kernel.
 
 Gradients of ``B`` and ``C`` are sums over the channels of a group. To keep tasks free of write races and
 the result deterministic, the channel blocks of each group are split into ``P`` fixed partitions, each with its
@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from monai_mamba.ops.numba_math import FASTMATH, fast_exp, use_torch_threads
-from monai_mamba.ops.scan_common import scan_with_core
+from monai_mamba.ops.scan_common import gradient_can_follow, scan_with_core
 
 __all__ = ["CHECKPOINT_EVERY", "selective_scan_cpu", "selective_scan_cpu_backward", "selective_scan_cpu_op"]
 
@@ -322,8 +322,7 @@ selective_scan_cpu_op.register_autograd(_backward, setup_context=_setup_context)
 def _core(u, dt, A, B, C):
     """The operator, saving the chunks' states only when a backward can follow (not under ``no_grad`` or
     ``inference_mode``, nor for inputs that need no gradient)."""
-    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (u, dt, A, B, C))
-    y, last_state, _ = selective_scan_cpu_op(u, dt, A, B, C, save_states=needs_grad)
+    y, last_state, _ = selective_scan_cpu_op(u, dt, A, B, C, save_states=gradient_can_follow(u, dt, A, B, C))
     return y, last_state
 
 

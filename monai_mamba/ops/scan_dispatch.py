@@ -5,7 +5,8 @@ Backends, picked at call time:
 
 - ``"cuda"``: mamba-ssm's kernel; used automatically when it imports and the tensors are on a CUDA device. Asked for by
   name, it is called whatever the device (``monai_mamba.ops.backends``).
-- ``"cpu"``: the compiled numba kernel (``scan_cpu``); used automatically for CPU tensors.
+- ``"cpu"``: the compiled numba kernels; used automatically for CPU tensors: ``scan_cpu`` (the recurrence as an
+  autograd operator) where a backward can follow, ``scan_cpu_inference`` (the whole scan in one pass) where none can.
 - ``"torch"``: the pure-PyTorch chunked scan (``scan_torch``); used on a GPU without mamba-ssm, and on CPU
   when numba cannot be imported.
 - ``"ref"``: the sequential reference loop (``scan_ref``), for tests only.
@@ -22,6 +23,7 @@ import importlib.util
 import torch
 
 from monai_mamba.ops.backends import SCAN_BACKEND_ENV, requested_backend
+from monai_mamba.ops.scan_common import gradient_can_follow
 from monai_mamba.ops.scan_cuda import cuda_scan_available, cuda_scan_unavailable_reason, selective_scan_cuda
 from monai_mamba.ops.scan_ref import selective_scan_ref
 from monai_mamba.ops.scan_torch import selective_scan_torch
@@ -33,10 +35,15 @@ __all__ = ["selective_scan", "available_scan_backends", "resolve_scan_backend", 
 scan_observers: list = []
 
 
-def _cpu_scan():
-    """The numba kernel, imported on first use (numba compiles or loads its cache then); None without numba."""
+def _cpu_scan(inference: bool = False):
+    """The numba kernel, imported on first use (numba compiles or loads its cache then); None without numba.
+    ``inference``: the fused forward-only kernel."""
     if importlib.util.find_spec("numba") is None:
         return None
+    if inference:
+        from monai_mamba.ops.scan_cpu_inference import selective_scan_cpu_inference
+
+        return selective_scan_cpu_inference
     from monai_mamba.ops.scan_cpu import selective_scan_cpu
 
     return selective_scan_cpu
@@ -158,6 +165,9 @@ def selective_scan(
     args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     if name == "cuda":
         return selective_scan_cuda(*args)
-    scan = {"cpu": _cpu_scan(), "torch": selective_scan_torch, "ref": selective_scan_ref}[name]
+    if name == "cpu":
+        scan = _cpu_scan(inference=not gradient_can_follow(u, delta, A, B, C, D, z, delta_bias))
+    else:
+        scan = {"torch": selective_scan_torch, "ref": selective_scan_ref}[name]
     with torch.autocast(device_type=u.device.type, enabled=False):
         return scan(*args)
