@@ -5,6 +5,7 @@ time goes, and sliding-window inference of one image or volume.
     python benchmarks/networks.py                                   # demo and single-image inputs, all networks
     python benchmarks/networks.py --inputs=paper --cases=lightm_unet_2d --repeats=2
     python benchmarks/networks.py --profile                         # + the share of the step per kind of operation
+    python benchmarks/networks.py --inference --profile --inputs=none   # inference only, with its profile
     python benchmarks/networks.py --inference                       # + sliding-window inference of one image/volume
     python benchmarks/networks.py --library=/tmp/old-checkout       # the same, for another checkout of the library
     python benchmarks/networks.py --device=cuda --precisions=float32,bfloat16,float16   # on a GPU, with AMP
@@ -27,6 +28,7 @@ live memory; those settings slow every step down and are not used for the timing
 (the compiled kernel and its backward; measured for the ``default`` backend only), convolutions (the Mamba layers'
 causal conv1d included), normalisations, matrix products (linear layers), layout copies (``copy_``, ``clone``,
 ``contiguous``, ``cat``, ...), the optimizer, and the rest (activations, element-wise arithmetic, the loss, ...).
+With ``--inference`` it also profiles one batch of ``sw_batch_size`` windows through each of the library's networks.
 
 ``--device=cuda`` runs the steps on the GPU (timed with ``torch.cuda.synchronize``; the peak is PyTorch's
 ``max_memory_allocated``), ``--precisions`` adds AMP rows: autocast to bfloat16 or float16 (with a GradScaler)
@@ -268,21 +270,27 @@ def run_case(
     if cuda:
         result["peak_gb"] = torch.cuda.max_memory_allocated() / 2**30
     if profile:
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-            step()
-        shares = dict.fromkeys(CATEGORIES, 0.0)
-        for event in prof.key_averages():
-            shares[category(event.key)] += event.self_cpu_time_total
-        total = sum(shares.values()) or 1.0
-        result["profile"] = {k: v / total for k, v in shares.items()}
+        result["profile"] = _profile_shares(step)
     return result
 
 
-def run_inference(name: str, repeats: int, memory: bool, precision: str = "float32") -> dict:
+def _profile_shares(run) -> dict:
+    """The share of ``run()``'s operator self time per kind of operation (``CATEGORIES``), from ``torch.profiler``."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        run()
+    shares = dict.fromkeys(CATEGORIES, 0.0)
+    for event in prof.key_averages():
+        shares[category(event.key)] += event.self_cpu_time_total
+    total = sum(shares.values()) or 1.0
+    return {k: v / total for k, v in shares.items()}
+
+
+def run_inference(name: str, repeats: int, memory: bool, precision: str = "float32", profile: bool = False) -> dict:
     """Sliding-window inference of one 512x512 image (2-D) or 192x192x160 volume (3-D) with the bundle's window:
     the median time, or (``memory``) the peak RSS over one inference; ``precision="bfloat16"`` runs it as a bundle's
-    ``cpu_bf16: true`` does (``CPUBF16Inferer``)."""
-    from monai.inferers import SlidingWindowInferer
+    ``cpu_bf16: true`` does (``CPUBF16Inferer``). ``profile``: also the profile shares of one batch of
+    ``sw_batch_size`` windows (the network's part of the inference)."""
+    from monai.inferers import SimpleInferer, SlidingWindowInferer
 
     from monai_mamba.inferers import CPUBF16Inferer
 
@@ -294,8 +302,10 @@ def run_inference(name: str, repeats: int, memory: bool, precision: str = "float
     image = torch.randn(1, case.in_channels, *((512, 512) if case.spatial_dims == 2 else (192, 192, 160)))
     window = SlidingWindowInferer(**case.window, mode="gaussian")  # the bundles' blending (shared/run.yaml)
     inferer = CPUBF16Inferer(window, enabled=precision == "bfloat16")
+    one_batch = CPUBF16Inferer(SimpleInferer(), enabled=precision == "bfloat16")
+    windows = torch.randn(case.window["sw_batch_size"], case.in_channels, *roi)
     with torch.no_grad():
-        net(torch.randn(1, case.in_channels, *roi))  # warm-up: one window
+        one_batch(windows, net)  # warm-up in the precision measured (numba compiles or loads each dtype's kernels)
         if memory:
             with PeakRSS(interval=0.005) as rss:
                 inferer(image, net)
@@ -305,13 +315,16 @@ def run_inference(name: str, repeats: int, memory: bool, precision: str = "float
             start = time.perf_counter()
             inferer(image, net)
             times.append(time.perf_counter() - start)
-    return dict(step_s=statistics.median(times))
+        result = dict(step_s=statistics.median(times))
+        if profile:
+            result["profile"] = _profile_shares(lambda: one_batch(windows, net))
+    return result
 
 
 def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
     kind, name, input_name, device, precision = (spec.split("|") + ["cpu", "float32"])[:5]
     if kind == "inference":
-        return run_inference(name, repeats, memory, precision)
+        return run_inference(name, repeats, memory, precision, profile)
     return run_case(name, input_name, repeats, profile, memory, kind == "compiled-step", device, precision)
 
 
@@ -376,7 +389,9 @@ def _print_profiles(profiles) -> None:
         print(f"| {label} | {input_name} | {backend} | {cells} |", flush=True)
 
 
-def _print_inference(case_names, library, precisions, peers) -> None:
+def _print_inference(case_names, library, precisions, peers, profile) -> list:
+    """The inference table; returns the profiles (of the library's networks) measured on the way."""
+    profiles = []
     print("\n| network | image | window | precision | time (s) | / SegResNet | peak RSS (GiB) |")
     print("|---|---|---|---|---|---|---|")
     for case_name in case_names:
@@ -386,13 +401,17 @@ def _print_inference(case_names, library, precisions, peers) -> None:
         for precision in precisions:
             spec = f"|-|cpu|{precision}"
             reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
-            rows = [(case_name, _in_subprocess(f"inference|{case_name}{spec}", 1, False, "default", library))]
+            result = _in_subprocess(f"inference|{case_name}{spec}", 1, profile, "default", library)
+            if "profile" in result:
+                profiles.append((case_name, f"inference, {precision}", "default", result["profile"]))
+            rows = [(case_name, result)]
             rows += [(SEGRESNET, reference)]
             for peer in (p for p in case.peers if peers and p != SEGRESNET):
                 rows.append((peer, _in_subprocess(f"inference|{case_name}:{peer}{spec}", 1, False, "default", "")))
             for label, row in rows:
                 cells = _result_cells(row, reference, digits=2)
                 print(f"| {label} | {image} | {window} | {precision} | {cells} |", flush=True)
+    return profiles
 
 
 def compare_precisions(lines) -> None:
@@ -477,7 +496,9 @@ def main(
         _print_profiles(profiles)
     if inference:
         precisions = [p for p in as_list(precisions) if p in ("float32", "bfloat16")]
-        _print_inference(case_names, library, precisions, peers)
+        profiles = _print_inference(case_names, library, precisions, peers, profile)
+        if profiles:
+            _print_profiles(profiles)
 
 
 if __name__ == "__main__":

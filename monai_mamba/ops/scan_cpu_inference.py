@@ -10,8 +10,11 @@ core kernel those terms and copies took as long as the recurrence itself.
 
 The parallel tasks are ``scan_cpu``'s (one block of ``CHANNEL_BLOCK`` channels of one group and batch element).
 Each task walks its sequence in chunks of ``CHUNK`` steps: it computes the chunk's time steps for the block into a
-small buffer, runs the recurrence of each channel over the chunk, then writes the chunk's outputs with the skip
-and the gate. Computation is in float32 (float64 for float64 inputs), as every backend's.
+small buffer, runs the recurrence over the chunk, then writes the chunk's outputs with the skip and the gate. The
+recurrence holds the state as ``(n, channels)``, the block's channels being the vector lanes: each step is ``n``
+vector updates and ``y`` accumulates lane-wise, with no sum across lanes per step as in the training kernel's
+``(channels, n)`` layout (measured on ``(1, 128, 65536)``, n = 16, 2 cores: 94 -> 80 ms in float32, 81 -> 62 ms with
+bfloat16 inputs). Computation is in float32 (float64 for float64 inputs), as every backend's.
 """
 
 from __future__ import annotations
@@ -96,10 +99,11 @@ def _scan_inference(u, delta, A, B, C, D, z, delta_bias, softplus, out, last_sta
     nblocks = -(-per_group // CHANNEL_BLOCK)
     gated = z.shape[1] > 0
     channels_last = u.strides[2] < u.strides[1]
+    A_t = np.ascontiguousarray(A.T)
     for task in numba.prange(nbatch * ngroups * nblocks):
         bi, gi, first, stop = _channel_block(task, ngroups, nblocks, per_group)
         width = stop - first
-        state = np.zeros((CHANNEL_BLOCK, nstate), dtype=A.dtype)
+        state = np.zeros((nstate, CHANNEL_BLOCK), dtype=A.dtype)
         steps = np.empty((CHUNK, CHANNEL_BLOCK), dtype=A.dtype)
         inputs = np.empty((CHUNK, CHANNEL_BLOCK), dtype=A.dtype)
         outputs = np.empty((CHUNK, CHANNEL_BLOCK), dtype=A.dtype)
@@ -111,21 +115,24 @@ def _scan_inference(u, delta, A, B, C, D, z, delta_bias, softplus, out, last_sta
             _load(u[bi, t0:t1, first:stop], inputs, channels_last)
             if gated:
                 _load(z[bi, t0:t1, first:stop], gates, channels_last)
-            for c in range(width):
-                h = state[c]
-                a = A[first + c]
-                for j in range(rows):
-                    step = steps[j, c]
-                    step_u = step * inputs[j, c]
-                    bt = B[bi, gi, t0 + j]
-                    ct = C[bi, gi, t0 + j]
-                    acc = 0.0
-                    for n in range(nstate):
-                        h[n] = fast_exp(step * a[n]) * h[n] + step_u * bt[n]
-                        acc += h[n] * ct[n]
-                    outputs[j, c] = acc
+            for j in range(rows):  # the block's channels as the vector lanes: no sum across lanes per step
+                bt = B[bi, gi, t0 + j]
+                ct = C[bi, gi, t0 + j]
+                step_row = steps[j]
+                input_row = inputs[j]
+                out_row = outputs[j]
+                for c in range(width):
+                    out_row[c] = 0.0
+                for n in range(nstate):
+                    h = state[n]
+                    a = A_t[n, first:stop]
+                    b_n = bt[n]
+                    c_n = ct[n]
+                    for c in range(width):
+                        h[c] = fast_exp(step_row[c] * a[c]) * h[c] + step_row[c] * input_row[c] * b_n
+                        out_row[c] += h[c] * c_n
             _write_outputs(outputs, inputs, D[first:stop], gates, gated, out[bi, t0:t1, first:stop], channels_last)
-        last_state[bi, first:stop] = state[:width]
+        last_state[bi, first:stop] = state[:, :width].T
 
 
 def _kernel_array(x: torch.Tensor) -> np.ndarray:
