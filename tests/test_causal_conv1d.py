@@ -71,3 +71,24 @@ def test_compiled_kernel_is_a_checked_pytorch_operator():
     for silu in (False, True):
         torch.library.opcheck(torch.ops.monai_mamba.causal_conv1d_cpu.default, (x, weight, bias, silu))
     assert causal_conv1d_cpu(x, weight, bias, True).shape == (2, 8, 40)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "contiguous"])
+def test_compiled_kernel_reads_and_writes_bfloat16_for_inference(layout):
+    """Under no_grad a bfloat16 input (CPU bfloat16 autocast) goes into the kernel as its bits and the output comes
+    out in bfloat16: bit-equal to summing a float32 copy and rounding once, in the input's layout; with a gradient to
+    follow it still takes the float32 copy (the backward needs float32) and gives the same output."""
+    pytest.importorskip("numba")
+    torch.manual_seed(0)
+    if layout == "channels_last":
+        x = torch.randn(2, 300, 2 * 24).transpose(1, 2)[:, :24].bfloat16()
+    else:
+        x = torch.randn(2, 24, 300).bfloat16()
+    weight, bias = torch.randn(24, 4), torch.randn(24)
+    with torch.no_grad():
+        out = causal_conv1d(x, weight, bias, activation="silu")
+    expected = causal_conv1d(x.float(), weight, bias, activation="silu").bfloat16()
+    assert out.dtype == torch.bfloat16 and out.stride(1) == 1
+    assert torch.equal(out, expected)
+    trained = causal_conv1d(x.requires_grad_(), weight, bias, activation="silu")
+    assert torch.equal(trained, expected) and trained.requires_grad

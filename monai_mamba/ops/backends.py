@@ -8,13 +8,17 @@ environment variable ``MONAI_MAMBA_SCAN_BACKEND``, else ``"auto"``.
 - ``"cpu"``: the compiled numba kernels, for CPU tensors.
 - ``"torch"``: plain PyTorch (the chunked scan, ``F.conv1d``).
 - ``"ref"``: the sequential reference scan, for tests (the conv1d takes ``F.conv1d``).
+
+On the CPU both ops take a forward-only path where ``gradient_can_follow`` is false (``no_grad``, ``inference_mode``).
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["BACKENDS", "SCAN_BACKEND_ENV", "requested_backend"]
+import torch
+
+__all__ = ["BACKENDS", "SCAN_BACKEND_ENV", "gradient_can_follow", "requested_backend"]
 
 SCAN_BACKEND_ENV = "MONAI_MAMBA_SCAN_BACKEND"
 BACKENDS = ("cuda", "cpu", "torch", "ref")
@@ -29,3 +33,9 @@ def requested_backend(backend: str | None = None) -> str:
             f"choose one of 'auto', {', '.join(repr(b) for b in BACKENDS)}."
         )
     return requested
+
+
+def gradient_can_follow(*tensors: torch.Tensor | None) -> bool:
+    """Whether a backward pass can follow a call on ``tensors``: grad mode on (not ``no_grad`` or ``inference_mode``)
+    and one of them requires a gradient."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)

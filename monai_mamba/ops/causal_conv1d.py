@@ -13,7 +13,7 @@ import importlib.util
 import torch
 import torch.nn.functional as F
 
-from monai_mamba.ops.backends import requested_backend
+from monai_mamba.ops.backends import gradient_can_follow, requested_backend
 from monai_mamba.ops.kernel_packages import kernel_package
 from monai_mamba.ops.tracing import records_plain_tensor_ops
 
@@ -82,7 +82,11 @@ def causal_conv1d(
     if path == "cpu":  # half-precision inputs (CPU bfloat16 autocast) are computed in float32 and rounded once
         compute = torch.promote_types(x.dtype, torch.float32)
         bias = bias if bias is not None else x.new_zeros(x.shape[1])
-        out = _cpu_kernel()(x.to(compute), weight.to(compute), bias.to(compute), activation is not None)
+        # where no backward follows, the kernel reads and writes bfloat16 itself (no float32 copies of x and out)
+        inference = x.dtype == torch.bfloat16 and not gradient_can_follow(x, weight, bias)
+        out = _cpu_kernel()(
+            x if inference else x.to(compute), weight.to(compute), bias.to(compute), activation is not None
+        )
         return out.to(x.dtype)
     out = F.conv1d(x, weight.unsqueeze(1), bias, padding=width - 1, groups=x.shape[1])[..., : x.shape[-1]]
     return F.silu(out) if activation is not None else out

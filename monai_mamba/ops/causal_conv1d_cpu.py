@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import torch
 
-from monai_mamba.ops.numba_math import FASTMATH, fast_exp, use_torch_threads
+from monai_mamba.ops.numba_math import FASTMATH, fast_exp, from_compute, to_compute, use_torch_threads
 
 __all__ = ["causal_conv1d_cpu"]
 
@@ -36,22 +36,26 @@ def _pre_activation(x, weight, bias, t, row):
     for k in range(max(0, width - 1 - t), width):
         source = x[t - (width - 1) + k]
         for c in range(row.shape[0]):
-            row[c] += weight[k, c] * source[c]
+            row[c] += weight[k, c] * to_compute(source[c])
 
 
 @numba.njit(parallel=True, nogil=True, cache=True, fastmath=FASTMATH)
 def _forward(x, weight, bias, silu, out):
-    """``x (b, l, d)``, ``weight (w, d)``, ``bias (d,)`` -> ``out (b, l, d)``."""
+    """``x (b, l, d)`` (float32, float64 or bfloat16 bits), ``weight (w, d)``, ``bias (d,)`` -> ``out (b, l, d)`` of
+    ``x``'s dtype, summed in ``weight``'s."""
     batch, length, dim = x.shape
     blocks = -(-length // BLOCK)
     for task in numba.prange(batch * blocks):
         b, t0 = task // blocks, (task % blocks) * BLOCK
+        row = np.empty(dim, dtype=weight.dtype)
         for t in range(t0, min(t0 + BLOCK, length)):
-            row = out[b, t]
             _pre_activation(x[b], weight, bias, t, row)
             if silu:
                 for c in range(dim):
                     row[c] = row[c] / (1 + fast_exp(-row[c]))
+            target = out[b, t]
+            for c in range(dim):
+                target[c] = from_compute(row[c], out)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True, fastmath=FASTMATH)
@@ -96,8 +100,10 @@ def _backward(x, weight, bias, silu, grad, grad_x, grad_weight_parts, grad_bias_
 
 
 def _channels_last(x: torch.Tensor) -> np.ndarray:
-    """``(b, d, l)`` -> the ``(b, l, d)`` array, without a copy when the channels are already contiguous."""
+    """``(b, d, l)`` -> the ``(b, l, d)`` array, without a copy when the channels are already contiguous; bfloat16 as
+    its ``uint16`` bits."""
     view = x.detach().transpose(1, 2)
+    view = view.view(torch.uint16) if view.dtype == torch.bfloat16 else view
     return (view if view.stride(-1) == 1 else view.contiguous()).numpy()
 
 
@@ -112,7 +118,8 @@ def _forward_op(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, silu:
     x_array = _channels_last(x)
     out = np.empty((batch, length, dim), dtype=x_array.dtype)
     _forward(x_array, _weight_array(weight), bias.detach().contiguous().numpy(), silu, out)
-    return torch.from_numpy(out).transpose(1, 2)
+    out = torch.from_numpy(out)
+    return (out.view(torch.bfloat16) if x.dtype == torch.bfloat16 else out).transpose(1, 2)
 
 
 @_forward_op.register_fake
@@ -157,6 +164,8 @@ def _(grad, x, weight, bias, silu):
 
 def _setup_context(ctx, inputs, output):
     x, weight, bias, silu = inputs
+    if x.dtype == torch.bfloat16:
+        raise RuntimeError("causal_conv1d_cpu: bfloat16 inputs are for inference; a backward needs them as float32")
     ctx.save_for_backward(x, weight, bias)
     ctx.silu = silu
 
@@ -170,6 +179,7 @@ _forward_op.register_autograd(_backward_from_op, setup_context=_setup_context)
 
 
 def causal_conv1d_cpu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, silu: bool) -> torch.Tensor:
-    """Depthwise causal conv1d of ``x (b, d, l)`` (float32 or float64) with ``weight (d, w)`` and ``bias (d,)``,
-    then SiLU if ``silu``; returns ``(b, d, l)`` laid out channels-last."""
+    """Depthwise causal conv1d of ``x (b, d, l)`` with ``weight (d, w)`` and ``bias (d,)`` (float32 or float64, all
+    alike; or, where no backward follows, ``x`` in bfloat16 read as its bits with float32 weights, the output rounded
+    once to bfloat16), then SiLU if ``silu``; returns ``(b, d, l)`` laid out channels-last."""
     return _forward_op(x, weight, bias, silu)

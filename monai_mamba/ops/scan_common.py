@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["compute_dtype", "gradient_can_follow", "scan_with_core"]
+__all__ = ["compute_dtype", "scan_with_core"]
 
 CoreScan = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
@@ -22,12 +22,6 @@ CoreScan = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """float64 stays float64; everything else (fp16, bf16, fp32) is computed in float32."""
     return torch.float64 if dtype == torch.float64 else torch.float32
-
-
-def gradient_can_follow(*tensors: torch.Tensor | None) -> bool:
-    """Whether a backward pass can follow a call on ``tensors``: grad mode on (not ``no_grad`` or ``inference_mode``)
-    and one of them requires a gradient."""
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def scan_with_core(

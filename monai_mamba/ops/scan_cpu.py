@@ -36,8 +36,9 @@ import numba
 import numpy as np
 import torch
 
+from monai_mamba.ops.backends import gradient_can_follow
 from monai_mamba.ops.numba_math import FASTMATH, fast_exp, use_torch_threads
-from monai_mamba.ops.scan_common import gradient_can_follow, scan_with_core
+from monai_mamba.ops.scan_common import scan_with_core
 
 __all__ = ["CHECKPOINT_EVERY", "selective_scan_cpu", "selective_scan_cpu_backward", "selective_scan_cpu_op"]
 

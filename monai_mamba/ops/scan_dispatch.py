@@ -22,8 +22,7 @@ import importlib.util
 
 import torch
 
-from monai_mamba.ops.backends import SCAN_BACKEND_ENV, requested_backend
-from monai_mamba.ops.scan_common import gradient_can_follow
+from monai_mamba.ops.backends import SCAN_BACKEND_ENV, gradient_can_follow, requested_backend
 from monai_mamba.ops.scan_cuda import cuda_scan_available, cuda_scan_unavailable_reason, selective_scan_cuda
 from monai_mamba.ops.scan_ref import selective_scan_ref
 from monai_mamba.ops.scan_torch import selective_scan_torch
