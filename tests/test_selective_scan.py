@@ -307,7 +307,7 @@ def test_fused_inference_scan_reads_and_writes_bfloat16():
     from monai_mamba.ops.scan_cpu import selective_scan_cpu
     from monai_mamba.ops.scan_cpu_inference import selective_scan_cpu_inference
 
-    inputs = _no_grad_inputs(dim=48, length=300, groups=3, seed=6)
+    inputs = _no_grad_inputs(dim=48, length=300, groups=1, seed=6)
     for name in ("u", "delta", "z"):
         inputs[name] = inputs[name].transpose(1, 2).contiguous().transpose(1, 2).bfloat16()
     y = selective_scan_cpu_inference(**inputs, delta_softplus=True)
@@ -320,6 +320,15 @@ def test_fused_inference_scan_reads_and_writes_bfloat16():
     mixed = selective_scan_cpu_inference(**{**inputs, "delta": inputs["delta"].float()}, delta_softplus=True)
     assert mixed.dtype == torch.bfloat16
     assert ((mixed.float() - trained.float()).abs() <= step).all()
+    # B and C in bfloat16 as a Mamba layer's x_proj gives them: (b, n, l) views of a (b, l, dt_rank + 2 n) output,
+    # read in place
+    projection = torch.randn(2, 300, 5 + 2 * 4, generator=torch.Generator().manual_seed(7)).bfloat16()
+    B, C = (projection[..., k : k + 4].transpose(1, 2).unsqueeze(1) for k in (5, 9))
+    inputs.update(B=B, C=C)
+    y = selective_scan_cpu_inference(**inputs, delta_softplus=True)
+    with torch.enable_grad():
+        trained = selective_scan_cpu(**{**inputs, "u": inputs["u"].requires_grad_()}, delta_softplus=True)
+    assert ((y.float() - trained.float()).abs() <= trained.float().abs() * 2**-7).all()
 
 
 def test_cpu_backend_takes_the_fused_kernel_only_where_no_gradient_can_follow(monkeypatch):

@@ -5,8 +5,9 @@ Training needs the core recurrence as an autograd operator with the element-wise
 (``scan_cpu``, ``scan_common``). Where no gradient can follow (``no_grad``, ``inference_mode``), this kernel does all
 of it in one read of the inputs and one write of ``y``: the delta bias and softplus, the recurrence, the ``D`` skip
 and the ``silu(z)`` gate. bfloat16 inputs (CPU bfloat16 autocast) are read as their bits and ``y`` is written in
-bfloat16, rounded once from float32: no float32 copies of ``u``, ``delta``, ``z`` or ``y`` are made. Around the
-core kernel those terms and copies took as long as the recurrence itself.
+bfloat16, rounded once from float32: no float32 copies of ``u``, ``delta``, ``z``, ``B``, ``C`` or ``y`` are made
+(``B`` and ``C`` are read in place where their state dimension is contiguous, as a Mamba layer's ``x_proj`` gives
+them). Around the core kernel those terms and copies took as long as the recurrence itself.
 
 The parallel tasks are ``scan_cpu``'s (one block of ``CHANNEL_BLOCK`` channels of one group and batch element).
 Each task walks its sequence in chunks of ``CHUNK`` steps: it computes the chunk's time steps for the block into a
@@ -25,7 +26,7 @@ import torch
 
 from monai_mamba.ops.numba_math import FASTMATH, fast_exp, fast_softplus, from_compute, to_compute, use_torch_threads
 from monai_mamba.ops.scan_common import compute_dtype
-from monai_mamba.ops.scan_cpu import CHANNEL_BLOCK, _channel_block, _sequence_array, _transposed_array
+from monai_mamba.ops.scan_cpu import CHANNEL_BLOCK, _channel_block, _sequence_array
 
 __all__ = ["CHUNK", "selective_scan_cpu_inference"]
 
@@ -126,8 +127,8 @@ def _scan_inference(u, delta, A, B, C, D, z, delta_bias, softplus, out, last_sta
                 for n in range(nstate):
                     h = state[n]
                     a = A_t[n, first:stop]
-                    b_n = bt[n]
-                    c_n = ct[n]
+                    b_n = to_compute(bt[n])
+                    c_n = to_compute(ct[n])
                     for c in range(width):
                         h[c] = fast_exp(step_row[c] * a[c]) * h[c] + step_row[c] * input_row[c] * b_n
                         out_row[c] += h[c] * c_n
@@ -138,6 +139,18 @@ def _scan_inference(u, delta, A, B, C, D, z, delta_bias, softplus, out, last_sta
 def _kernel_array(x: torch.Tensor) -> np.ndarray:
     """A ``(b, d, l)`` sequence as the kernel's ``(b, l, d)`` array; bfloat16 as its ``uint16`` bits."""
     return _sequence_array(x.view(torch.uint16) if x.dtype == torch.bfloat16 else x)
+
+
+def _projection_array(x: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
+    """``B`` or ``C`` ``(b, g, n, l)`` as the kernel's ``(b, g, l, n)`` array: a view where the state dimension is
+    already contiguous (a Mamba layer's ``x_proj`` output), else a contiguous copy; bfloat16 as its bits, other
+    dtypes in the compute dtype."""
+    view = x.detach().transpose(-1, -2)
+    if view.dtype not in (dtype, torch.bfloat16):
+        view = view.to(dtype)
+    if view.stride(-1) != 1:
+        view = view.contiguous()
+    return (view.view(torch.uint16) if view.dtype == torch.bfloat16 else view).numpy()
 
 
 def _vector(x: torch.Tensor | None, dim: int, dtype: torch.dtype) -> np.ndarray:
@@ -178,8 +191,8 @@ def selective_scan_cpu_inference_op(
         u_array,
         _kernel_array(delta),
         A.detach().to(dtype).contiguous().numpy(),
-        _transposed_array(B.to(dtype)),
-        _transposed_array(C.to(dtype)),
+        _projection_array(B, dtype),
+        _projection_array(C, dtype),
         _vector(D, u.shape[1], dtype),
         gate,
         _vector(delta_bias, u.shape[1], dtype),
