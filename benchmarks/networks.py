@@ -305,7 +305,11 @@ def run_inference(name: str, repeats: int, memory: bool, precision: str = "float
     one_batch = CPUBF16Inferer(SimpleInferer(), enabled=precision == "bfloat16")
     windows = torch.randn(case.window["sw_batch_size"], case.in_channels, *roi)
     with torch.no_grad():
-        one_batch(windows, net)  # warm-up in the precision measured (numba compiles or loads each dtype's kernels)
+        # warm-up in the precision measured, with a full batch of windows and a single one (a last, partial batch):
+        # numba compiles (or loads from its cache) a kernel per dtype and memory layout, and a batch of one is
+        # typed as a contiguous layout
+        one_batch(windows, net)
+        one_batch(windows[:1], net)
         if memory:
             with PeakRSS(interval=0.005) as rss:
                 inferer(image, net)
@@ -377,7 +381,7 @@ def _print_steps(case_names, input_names, backend_names, repeats, profile, libra
                     cells = _result_cells(result, reference, digits=3)
                     print(f"| {label} | {input_name} | {shape} | {precision} | {backend} | {cells} |", flush=True)
                     if "profile" in result:
-                        profiles.append((label, input_name, backend, result["profile"]))
+                        profiles.append((label, f"{input_name}, {precision}", backend, result["profile"]))
     return profiles
 
 
