@@ -408,8 +408,7 @@ def _print_inference(case_names, library, precisions, peers, profile) -> list:
             result = _in_subprocess(f"inference|{case_name}{spec}", 1, profile, "default", library)
             if "profile" in result:
                 profiles.append((case_name, f"inference, {precision}", "default", result["profile"]))
-            rows = [(case_name, result)]
-            rows += [(SEGRESNET, reference)]
+            rows = [(case_name, result), (SEGRESNET, reference)]
             for peer in (p for p in case.peers if peers and p != SEGRESNET):
                 rows.append((peer, _in_subprocess(f"inference|{case_name}:{peer}{spec}", 1, False, "default", "")))
             for label, row in rows:

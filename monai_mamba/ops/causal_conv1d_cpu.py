@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import torch
 
-from monai_mamba.ops.numba_math import FASTMATH, fast_exp, from_compute, to_compute, use_torch_threads
+from monai_mamba.ops.numba_math import FASTMATH, fast_exp, from_compute, kernel_bits, to_compute, use_torch_threads
 
 __all__ = ["causal_conv1d_cpu"]
 
@@ -102,8 +102,7 @@ def _backward(x, weight, bias, silu, grad, grad_x, grad_weight_parts, grad_bias_
 def _channels_last(x: torch.Tensor) -> np.ndarray:
     """``(b, d, l)`` -> the ``(b, l, d)`` array, without a copy when the channels are already contiguous; bfloat16 as
     its ``uint16`` bits."""
-    view = x.detach().transpose(1, 2)
-    view = view.view(torch.uint16) if view.dtype == torch.bfloat16 else view
+    view = kernel_bits(x.detach().transpose(1, 2))
     return (view if view.stride(-1) == 1 else view.contiguous()).numpy()
 
 

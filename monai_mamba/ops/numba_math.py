@@ -28,7 +28,7 @@ import torch
 from numba import types
 from numba.extending import intrinsic, overload
 
-__all__ = ["FASTMATH", "fast_exp", "fast_softplus", "from_compute", "to_compute", "use_torch_threads"]
+__all__ = ["FASTMATH", "fast_exp", "fast_softplus", "from_compute", "kernel_bits", "to_compute", "use_torch_threads"]
 
 # reassociation lets LLVM vectorise the sums over the state dimension; NaN/Inf semantics are kept.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
@@ -147,6 +147,12 @@ def _fast_softplus_overload(x):
     if x == types.float32:
         return lambda x: _softplus_float32(x)
     return lambda x: x if x > 20.0 else math.log1p(math.exp(x))
+
+
+def kernel_bits(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as the kernels read it: a bfloat16 tensor as a ``uint16`` view of its bits (numpy and numba have no
+    bfloat16), any other unchanged."""
+    return x.view(torch.uint16) if x.dtype == torch.bfloat16 else x
 
 
 def to_compute(x):

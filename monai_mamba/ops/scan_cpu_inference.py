@@ -24,32 +24,21 @@ import numba
 import numpy as np
 import torch
 
-from monai_mamba.ops.numba_math import FASTMATH, fast_exp, fast_softplus, from_compute, to_compute, use_torch_threads
+from monai_mamba.ops.numba_math import (
+    FASTMATH,
+    fast_exp,
+    fast_softplus,
+    from_compute,
+    kernel_bits,
+    to_compute,
+    use_torch_threads,
+)
 from monai_mamba.ops.scan_common import compute_dtype
-from monai_mamba.ops.scan_cpu import CHANNEL_BLOCK, _channel_block, _sequence_array
+from monai_mamba.ops.scan_cpu import CHANNEL_BLOCK, _channel_block, _new_sequence, _sequence_array
 
 __all__ = ["CHUNK", "selective_scan_cpu_inference"]
 
 CHUNK = 128  # time steps whose inputs and outputs a task holds in its buffers at once
-
-
-@numba.njit(inline="always")
-def _time_steps(delta, delta_bias, softplus, steps, channels_last):
-    """``steps (t, c) = softplus(delta + delta_bias)`` (softplus if asked) for one chunk of one channel block, read in
-    ``delta``'s memory order; branch-free inner loops, so that LLVM vectorises them."""
-    rows, cols = delta.shape
-    if channels_last:
-        for j in range(rows):
-            for c in range(cols):
-                steps[j, c] = to_compute(delta[j, c]) + delta_bias[c]
-    else:
-        for c in range(cols):
-            for j in range(rows):
-                steps[j, c] = to_compute(delta[j, c]) + delta_bias[c]
-    if softplus:
-        for j in range(rows):
-            for c in range(cols):
-                steps[j, c] = fast_softplus(steps[j, c])
 
 
 @numba.njit(inline="always")
@@ -64,6 +53,21 @@ def _load(source, target, channels_last):
         for c in range(cols):
             for j in range(rows):
                 target[j, c] = to_compute(source[j, c])
+
+
+@numba.njit(inline="always")
+def _time_steps(delta, delta_bias, softplus, steps, channels_last):
+    """``steps (t, c) = softplus(delta + delta_bias)`` (softplus if asked) for one chunk of one channel block;
+    branch-free inner loops, so that LLVM vectorises them."""
+    _load(delta, steps, channels_last)
+    rows, cols = delta.shape
+    for j in range(rows):
+        for c in range(cols):
+            steps[j, c] += delta_bias[c]
+    if softplus:
+        for j in range(rows):
+            for c in range(cols):
+                steps[j, c] = fast_softplus(steps[j, c])
 
 
 @numba.njit(inline="always")
@@ -138,7 +142,7 @@ def _scan_inference(u, delta, A, B, C, D, z, delta_bias, softplus, out, last_sta
 
 def _kernel_array(x: torch.Tensor) -> np.ndarray:
     """A ``(b, d, l)`` sequence as the kernel's ``(b, l, d)`` array; bfloat16 as its ``uint16`` bits."""
-    return _sequence_array(x.view(torch.uint16) if x.dtype == torch.bfloat16 else x)
+    return _sequence_array(kernel_bits(x))
 
 
 def _projection_array(x: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
@@ -150,20 +154,12 @@ def _projection_array(x: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
         view = view.to(dtype)
     if view.stride(-1) != 1:
         view = view.contiguous()
-    return (view.view(torch.uint16) if view.dtype == torch.bfloat16 else view).numpy()
+    return kernel_bits(view).numpy()
 
 
 def _vector(x: torch.Tensor | None, dim: int, dtype: torch.dtype) -> np.ndarray:
     """``D`` or ``delta_bias`` ``(d,)`` in the compute dtype; zeros for none (adding nothing)."""
     return (x if x is not None else torch.zeros(dim)).detach().to(dtype).contiguous().numpy()
-
-
-def _output(u: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """An uninitialised ``(b, d, l)`` tensor of ``dtype`` laid out as ``u`` (the kernel writes ``y`` in its layout)."""
-    batch, dim, length = u.shape
-    if u.stride(1) == 1 and u.stride(2) != 1:
-        return u.new_empty(batch, length, dim, dtype=dtype).transpose(1, 2)
-    return u.new_empty(batch, dim, length, dtype=dtype)
 
 
 @torch.library.custom_op("monai_mamba::selective_scan_cpu_inference", mutates_args=(), device_types="cpu")
@@ -183,7 +179,7 @@ def selective_scan_cpu_inference_op(
     dtype. A PyTorch operator with no gradient: ``torch.compile`` and ``torch.export`` record it as one node."""
     use_torch_threads()
     dtype = compute_dtype(u.dtype)
-    y = _output(u, u.dtype)
+    y = _new_sequence(u)
     last_state = u.new_empty(u.shape[0], u.shape[1], A.shape[1], dtype=dtype)
     u_array = _kernel_array(u)
     gate = _kernel_array(z) if z is not None else np.empty((u.shape[0], 0, 0), dtype=u_array.dtype)
@@ -205,7 +201,7 @@ def selective_scan_cpu_inference_op(
 
 @selective_scan_cpu_inference_op.register_fake
 def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus):
-    return _output(u, u.dtype), u.new_empty(u.shape[0], u.shape[1], A.shape[1], dtype=compute_dtype(u.dtype))
+    return _new_sequence(u), u.new_empty(u.shape[0], u.shape[1], A.shape[1], dtype=compute_dtype(u.dtype))
 
 
 def selective_scan_cpu_inference(
