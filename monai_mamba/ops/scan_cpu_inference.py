@@ -108,9 +108,13 @@ def _scan_inference(u, delta, A, B, C, D, z, delta_bias, softplus, out, last_sta
     for task in numba.prange(nbatch * ngroups * nblocks):
         bi, gi, first, stop = _channel_block(task, ngroups, nblocks, per_group)
         width = stop - first
+        # the recurrence runs on all CHANNEL_BLOCK lanes, a constant trip count that LLVM turns into whole vectors
+        # (a block's width was a run-time count); a narrower block's extra lanes hold zeros and stay zero
         state = np.zeros((nstate, CHANNEL_BLOCK), dtype=A.dtype)
-        steps = np.empty((CHUNK, CHANNEL_BLOCK), dtype=A.dtype)
-        inputs = np.empty((CHUNK, CHANNEL_BLOCK), dtype=A.dtype)
+        a_block = np.zeros((nstate, CHANNEL_BLOCK), dtype=A.dtype)
+        a_block[:, :width] = A_t[:, first:stop]
+        steps = np.zeros((CHUNK, CHANNEL_BLOCK), dtype=A.dtype)
+        inputs = np.zeros((CHUNK, CHANNEL_BLOCK), dtype=A.dtype)
         outputs = np.empty((CHUNK, CHANNEL_BLOCK), dtype=A.dtype)
         gates = np.empty((CHUNK, CHANNEL_BLOCK), dtype=A.dtype)
         for t0 in range(0, length, CHUNK):
@@ -126,14 +130,14 @@ def _scan_inference(u, delta, A, B, C, D, z, delta_bias, softplus, out, last_sta
                 step_row = steps[j]
                 input_row = inputs[j]
                 out_row = outputs[j]
-                for c in range(width):
+                for c in range(CHANNEL_BLOCK):
                     out_row[c] = 0.0
                 for n in range(nstate):
                     h = state[n]
-                    a = A_t[n, first:stop]
+                    a = a_block[n]
                     b_n = to_compute(bt[n])
                     c_n = to_compute(ct[n])
-                    for c in range(width):
+                    for c in range(CHANNEL_BLOCK):
                         h[c] = fast_exp(step_row[c] * a[c]) * h[c] + step_row[c] * input_row[c] * b_n
                         out_row[c] += h[c] * c_n
             _write_outputs(outputs, inputs, D[first:stop], gates, gated, out[bi, t0:t1, first:stop], channels_last)
