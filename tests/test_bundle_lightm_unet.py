@@ -92,9 +92,9 @@ def test_multi_gpu_config_runs_two_cpu_processes_on_gloo(tmp_path):
 
 @pytest.mark.slow
 def test_compile_setting_trains_a_compiled_network_and_saves_plain_weights(tmp_path):
-    """The bundle's plumbing of torch.compile (settings, engines, checkpoints). compile_kwargs reaches torch.compile:
-    the aot_eager backend keeps the test to dynamo and AOTAutograd (inductor's C++ code generation, minutes here, is
-    tested on a network in tests/test_compile.py)."""
+    """The bundle's plumbing of torch.compile (settings, engines, checkpoints, inference). compile_kwargs reaches
+    torch.compile: the aot_eager backend keeps the test to dynamo and AOTAutograd (inductor's C++ code generation,
+    minutes here, is tested on a network in tests/test_compile.py)."""
     overrides = _tiny_overrides(tmp_path, "2d", epochs=2)
     backend = CompileCounterWithBackend("aot_eager")  # counts the graphs it compiles
     workflow = run_bundle(BUNDLE, ["train.yaml"], compile=True, compile_kwargs={"backend": backend}, **overrides)
@@ -107,6 +107,23 @@ def test_compile_setting_trains_a_compiled_network_and_saves_plain_weights(tmp_p
     assert not any(key.startswith("_orig_mod") for key in second)  # the plain module's keys: inference loads them
     assert any(not torch.equal(first[key], second[key]) for key in first)  # the compiled steps trained the weights
     LightMUNet(2, 1, 2, init_filters=8).load_state_dict(torch.load(models / "model.pt", weights_only=True))
+
+    # inference.json compiles the network too, and writes the label maps eager inference writes
+    predict = {k: overrides[k] for k in ("bundle_root", "dataset_dir", "patch_size")}
+    predict["network_def#init_filters"] = 8
+    predictions = tmp_path / "bundle" / "predictions"
+    run_bundle(BUNDLE, ["inference.json"], **predict)
+    eager = {path.name: nib.load(path) for path in predictions.glob("*_seg.nii.gz")}
+    eager = {name: (image.get_fdata(), image.affine) for name, image in eager.items()}
+    shutil.rmtree(predictions)
+    backend = CompileCounterWithBackend("aot_eager")
+    workflow = run_bundle(BUNDLE, ["inference.json"], compile=True, compile_kwargs={"backend": backend}, **predict)
+    assert isinstance(workflow.parser.get_parsed_content("evaluator").network, torch._dynamo.eval_frame.OptimizedModule)
+    assert backend.frame_count >= 1
+    compiled = {path.name: nib.load(path) for path in predictions.glob("*_seg.nii.gz")}
+    assert eager and compiled.keys() == eager.keys()
+    for name, (labels, affine) in eager.items():  # the same labels, in the input's geometry
+        assert (compiled[name].get_fdata() == labels).all() and (compiled[name].affine == affine).all()
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
