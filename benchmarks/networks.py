@@ -11,6 +11,7 @@ time goes, and sliding-window inference of one image or volume.
     python benchmarks/networks.py --device=cuda --precisions=float32,bfloat16,float16   # on a GPU, with AMP
     python benchmarks/networks.py --precisions=float32,bfloat16 --inference > run.md   # CPU bfloat16 (cpu_bf16)
     python benchmarks/networks.py --compare=run.md      # that run's float32 and bfloat16 side by side, speed-ups
+    python benchmarks/networks.py --inference --inputs=none --backends=default,compiled --precisions=float32,bfloat16
 
 A training step is ``zero_grad``, forward, MONAI's ``DiceCELoss`` against random labels, backward and an AdamW
 step, at the input (batch, channels, patch) of each bundle's demo (``demo``), of the paper's recipe (``paper``:
@@ -33,7 +34,9 @@ With ``--inference`` it also profiles one batch of ``sw_batch_size`` windows thr
 ``--device=cuda`` runs the steps on the GPU (timed with ``torch.cuda.synchronize``; the peak is PyTorch's
 ``max_memory_allocated``), ``--precisions`` adds AMP rows: autocast to bfloat16 or float16 (with a GradScaler)
 around the forward and the loss, as a bundle's ``amp: true`` does (on a CPU, bfloat16 is ``cpu_bf16: true``); with
-``--inference`` the float32 and bfloat16 ones add CPU inference rows (bfloat16 through ``CPUBF16Inferer``).
+``--inference`` the float32 and bfloat16 ones add CPU inference rows (bfloat16 through ``CPUBF16Inferer``), of the
+``default`` and ``compiled`` backends among ``--backends`` (the network eager, or through ``torch.compile`` as a
+bundle's ``compile: true`` runs it; the warm-up that compiles is not timed and is named in the row).
 
 Scan backends (``--backends``): ``default`` (the library's choice: the compiled numba kernel on CPU, mamba-ssm on
 CUDA), ``torch`` (the pure-PyTorch scan, ``MONAI_MAMBA_SCAN_BACKEND=torch``; the causal conv1d keeps its default
@@ -285,11 +288,14 @@ def _profile_shares(run) -> dict:
     return {k: v / total for k, v in shares.items()}
 
 
-def run_inference(name: str, repeats: int, memory: bool, precision: str = "float32", profile: bool = False) -> dict:
+def run_inference(
+    name: str, repeats: int, memory: bool, precision: str = "float32", profile: bool = False, compiled: bool = False
+) -> dict:
     """Sliding-window inference of one 512x512 image (2-D) or 192x192x160 volume (3-D) with the bundle's window:
     the median time, or (``memory``) the peak RSS over one inference; ``precision="bfloat16"`` runs it as a bundle's
-    ``cpu_bf16: true`` does (``CPUBF16Inferer``). ``profile``: also the profile shares of one batch of
-    ``sw_batch_size`` windows (the network's part of the inference)."""
+    ``cpu_bf16: true`` does (``CPUBF16Inferer``), ``compiled`` with the network through ``torch.compile`` as a
+    bundle's ``compile: true`` does (the warm-up compiles; ``warmup_s`` is its time). ``profile``: also the profile
+    shares of one batch of ``sw_batch_size`` windows (the network's part of the inference)."""
     from monai.inferers import SimpleInferer, SlidingWindowInferer
 
     from monai_mamba.inferers import CPUBF16Inferer
@@ -299,6 +305,8 @@ def run_inference(name: str, repeats: int, memory: bool, precision: str = "float
     roi = case.window["roi_size"]
     torch.manual_seed(0)
     net = build(network or case_name, case, roi).eval()
+    if compiled:
+        net = torch.compile(net)
     image = torch.randn(1, case.in_channels, *((512, 512) if case.spatial_dims == 2 else (192, 192, 160)))
     window = SlidingWindowInferer(**case.window, mode="gaussian")  # the bundles' blending (shared/run.yaml)
     inferer = CPUBF16Inferer(window, enabled=precision == "bfloat16")
@@ -307,9 +315,11 @@ def run_inference(name: str, repeats: int, memory: bool, precision: str = "float
     with torch.no_grad():
         # warm-up in the precision measured, with a full batch of windows and a single one (a last, partial batch):
         # numba compiles (or loads from its cache) a kernel per dtype and memory layout, and a batch of one is
-        # typed as a contiguous layout
+        # typed as a contiguous layout; torch.compile compiles a graph for each
+        start = time.perf_counter()
         one_batch(windows, net)
         one_batch(windows[:1], net)
+        warmup_s = time.perf_counter() - start
         if memory:
             with PeakRSS(interval=0.005) as rss:
                 inferer(image, net)
@@ -319,7 +329,7 @@ def run_inference(name: str, repeats: int, memory: bool, precision: str = "float
             start = time.perf_counter()
             inferer(image, net)
             times.append(time.perf_counter() - start)
-        result = dict(step_s=statistics.median(times))
+        result = dict(step_s=statistics.median(times), warmup_s=warmup_s)
         if profile:
             result["profile"] = _profile_shares(lambda: one_batch(windows, net))
     return result
@@ -327,8 +337,8 @@ def run_inference(name: str, repeats: int, memory: bool, precision: str = "float
 
 def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
     kind, name, input_name, device, precision = (spec.split("|") + ["cpu", "float32"])[:5]
-    if kind == "inference":
-        return run_inference(name, repeats, memory, precision, profile)
+    if kind in ("inference", "compiled-inference"):
+        return run_inference(name, repeats, memory, precision, profile, kind == "compiled-inference")
     return run_case(name, input_name, repeats, profile, memory, kind == "compiled-step", device, precision)
 
 
@@ -393,11 +403,13 @@ def _print_profiles(profiles) -> None:
         print(f"| {label} | {input_name} | {backend} | {cells} |", flush=True)
 
 
-def _print_inference(case_names, library, precisions, peers, profile) -> list:
-    """The inference table; returns the profiles (of the library's networks) measured on the way."""
+def _print_inference(case_names, backend_names, library, precisions, peers, profile) -> list:
+    """The inference table (the library's networks eager for the ``default`` backend, through ``torch.compile`` for
+    ``compiled``, with the warm-up that compiled in the backend cell; MONAI's networks eager); returns the profiles
+    (of the library's networks) measured on the way."""
     profiles = []
-    print("\n| network | image | window | precision | time (s) | / SegResNet | peak RSS (GiB) |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| network | image | window | precision | network run | time (s) | / SegResNet | peak RSS (GiB) |")
+    print("|---|---|---|---|---|---|---|---|")
     for case_name in case_names:
         case = CASES[case_name]
         image = "512x512" if case.spatial_dims == 2 else "192x192x160"
@@ -405,15 +417,21 @@ def _print_inference(case_names, library, precisions, peers, profile) -> list:
         for precision in precisions:
             spec = f"|-|cpu|{precision}"
             reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
-            result = _in_subprocess(f"inference|{case_name}{spec}", 1, profile, "default", library)
-            if "profile" in result:
-                profiles.append((case_name, f"inference, {precision}", "default", result["profile"]))
-            rows = [(case_name, result), (SEGRESNET, reference)]
+            rows = []
+            for backend in backend_names:
+                kind = "compiled-inference" if backend == "compiled" else "inference"
+                result = _in_subprocess(f"{kind}|{case_name}{spec}", 1, profile, "default", library)
+                if "profile" in result:
+                    profiles.append((case_name, f"inference, {precision}", backend, result["profile"]))
+                run = "eager" if kind == "inference" else f"compiled (warm-up {result.get('warmup_s', math.nan):.0f} s)"
+                rows.append((case_name, run, result))
+            rows.append((SEGRESNET, "eager", reference))
             for peer in (p for p in case.peers if peers and p != SEGRESNET):
-                rows.append((peer, _in_subprocess(f"inference|{case_name}:{peer}{spec}", 1, False, "default", "")))
-            for label, row in rows:
+                peer_result = _in_subprocess(f"inference|{case_name}:{peer}{spec}", 1, False, "default", "")
+                rows.append((peer, "eager", peer_result))
+            for label, run, row in rows:
                 cells = _result_cells(row, reference, digits=2)
-                print(f"| {label} | {image} | {window} | {precision} | {cells} |", flush=True)
+                print(f"| {label} | {image} | {window} | {precision} | {run} | {cells} |", flush=True)
     return profiles
 
 
@@ -424,21 +442,21 @@ def compare_precisions(lines) -> None:
     rows, case_name = {}, ""
     for line in lines:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) not in (7, 8) or cells[3] not in ("float32", "bfloat16"):
+        if len(cells) != 8 or cells[3] not in ("float32", "bfloat16"):
             continue
-        kind = "step" if len(cells) == 8 else "inference"
+        kind = "inference" if "overlap" in cells[2] else "step"
         case_name = case_name if cells[0] in peers else cells[0]
         label = cells[0] if cells[0] in peers else case_name
         where = cells[1] if kind == "step" else f"{cells[1]}, window {cells[2]}"
-        key = (kind, case_name, label, where)
-        time_cell, peak_cell = (cells[5], cells[7]) if kind == "step" else (cells[4], cells[6])
-        rows.setdefault(key, {})[cells[3]] = (time_cell, peak_cell)
+        run = cells[4].partition(" (")[0]  # scan backend, or eager / compiled: without the warm-up
+        key = (kind, case_name, label, where, run)
+        rows.setdefault(key, {})[cells[3]] = (cells[5], cells[7])
     for kind in ("step", "inference"):
         title = "training step" if kind == "step" else "sliding-window inference"
-        columns = "input | float32 (s) | bfloat16 (s) | speed-up | peak RSS float32 / bfloat16 (GiB)"
+        columns = "input | run | float32 (s) | bfloat16 (s) | speed-up | peak RSS float32 / bfloat16 (GiB)"
         print(f"\n| network ({title}) | {columns} |")
-        print("|---|---|---|---|---|---|")
-        for (row_kind, case_name, label, where), by_precision in rows.items():
+        print("|---|---|---|---|---|---|---|")
+        for (row_kind, case_name, label, where, run), by_precision in rows.items():
             if row_kind != kind or len(by_precision) < 2:
                 continue
             (t32, p32), (t16, p16) = by_precision["float32"], by_precision["bfloat16"]
@@ -447,7 +465,7 @@ def compare_precisions(lines) -> None:
             except ValueError:  # a failed row
                 speedup = "-"
             name = label if label == case_name else f"{label} (at {case_name})"
-            print(f"| {name} | {where} | {t32} | {t16} | {speedup} | {p32} / {p16} |")
+            print(f"| {name} | {where} | {run} | {t32} | {t16} | {speedup} | {p32} / {p16} |")
 
 
 def _result_cells(result: dict, reference: dict, digits: int) -> str:
@@ -499,7 +517,8 @@ def main(
         _print_profiles(profiles)
     if inference:
         precisions = [p for p in as_list(precisions) if p in ("float32", "bfloat16")]
-        profiles = _print_inference(case_names, library, precisions, peers, profile)
+        inference_backends = [b for b in as_list(backends) if b in ("default", "compiled")]
+        profiles = _print_inference(case_names, inference_backends, library, precisions, peers, profile)
         if profiles:
             _print_profiles(profiles)
 
