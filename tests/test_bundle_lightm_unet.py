@@ -43,6 +43,12 @@ def _tiny_overrides(tmp_path, task, epochs=1):
     )
 
 
+def _inference_overrides(overrides):
+    """Of a training run's overrides, those inference.json takes: the same bundle, data, patch and network."""
+    keys = ("bundle_root", "dataset_dir", "patch_size", "network_def#init_filters")
+    return {key: overrides[key] for key in keys}
+
+
 @pytest.mark.parametrize("task", ["2d", "3d"])
 def test_train_inference_evaluate_end_to_end(task, tmp_path):
     extra, dims, classes, patch = TASKS[task]
@@ -52,12 +58,7 @@ def test_train_inference_evaluate_end_to_end(task, tmp_path):
     assert (models / "model.pt").is_file() and (models / "checkpoint_epoch=1.pt").is_file()
     assert any((tmp_path / "bundle" / "logs").iterdir())  # TensorBoard events
 
-    run_bundle(
-        BUNDLE,
-        ["inference.json", *extra],
-        **{k: overrides[k] for k in ("bundle_root", "dataset_dir", "patch_size")},
-        **{"network_def#init_filters": 8},
-    )
+    run_bundle(BUNDLE, ["inference.json", *extra], **_inference_overrides(overrides))
     predictions = list((tmp_path / "bundle" / "predictions").glob("*_seg.nii.gz"))
     assert len(predictions) == 1
     prediction = nib.load(predictions[0]).get_fdata()
@@ -109,8 +110,7 @@ def test_compile_setting_trains_a_compiled_network_and_saves_plain_weights(tmp_p
     LightMUNet(2, 1, 2, init_filters=8).load_state_dict(torch.load(models / "model.pt", weights_only=True))
 
     # inference.json compiles the network too, and writes the label maps eager inference writes
-    predict = {k: overrides[k] for k in ("bundle_root", "dataset_dir", "patch_size")}
-    predict["network_def#init_filters"] = 8
+    predict = _inference_overrides(overrides)
     predictions = tmp_path / "bundle" / "predictions"
     run_bundle(BUNDLE, ["inference.json"], **predict)
     eager = {path.name: nib.load(path) for path in predictions.glob("*_seg.nii.gz")}
