@@ -35,8 +35,10 @@ With ``--inference`` it also profiles one batch of ``sw_batch_size`` windows thr
 ``max_memory_allocated``), ``--precisions`` adds AMP rows: autocast to bfloat16 or float16 (with a GradScaler)
 around the forward and the loss, as a bundle's ``amp: true`` does (on a CPU, bfloat16 is ``cpu_bf16: true``); with
 ``--inference`` the float32 and bfloat16 ones add CPU inference rows (bfloat16 through ``CPUBF16Inferer``), of the
-``default`` and ``compiled`` backends among ``--backends`` (the network eager, or through ``torch.compile`` as a
-bundle's ``compile: true`` runs it; the warm-up that compiles is not timed and is named in the row).
+``default``, ``compiled`` and ``reuse`` backends among ``--backends`` (the network eager; through ``torch.compile`` as a
+bundle's ``compile: true`` runs it, the warm-up that compiles not timed and named in the row; eager with glibc keeping
+freed memory for reuse, as a bundle's ``reuse_freed_memory: true`` sets it, ``monai_mamba.allocator``: its peak RSS
+is then measured with that setting, freed memory held included).
 
 Scan backends (``--backends``): ``default`` (the library's choice: the compiled numba kernel on CPU, mamba-ssm on
 CUDA), ``torch`` (the pure-PyTorch scan, ``MONAI_MAMBA_SCAN_BACKEND=torch``; the causal conv1d keeps its default
@@ -289,17 +291,27 @@ def _profile_shares(run) -> dict:
 
 
 def run_inference(
-    name: str, repeats: int, memory: bool, precision: str = "float32", profile: bool = False, compiled: bool = False
+    name: str,
+    repeats: int,
+    memory: bool,
+    precision: str = "float32",
+    profile: bool = False,
+    compiled: bool = False,
+    reuse: bool = False,
 ) -> dict:
     """Sliding-window inference of one 512x512 image (2-D) or 192x192x160 volume (3-D) with the bundle's window:
     the median time, or (``memory``) the peak RSS over one inference; ``precision="bfloat16"`` runs it as a bundle's
     ``cpu_bf16: true`` does (``CPUBF16Inferer``), ``compiled`` with the network through ``torch.compile`` as a
-    bundle's ``compile: true`` does (the warm-up compiles; ``warmup_s`` is its time). ``profile``: also the profile
-    shares of one batch of ``sw_batch_size`` windows (the network's part of the inference)."""
+    bundle's ``compile: true`` does (the warm-up compiles; ``warmup_s`` is its time), ``reuse`` with glibc keeping
+    freed memory for reuse as ``reuse_freed_memory: true`` does. ``profile``: also the profile shares of one batch of
+    ``sw_batch_size`` windows (the network's part of the inference)."""
     from monai.inferers import SimpleInferer, SlidingWindowInferer
 
+    from monai_mamba.allocator import reuse_freed_memory
     from monai_mamba.inferers import CPUBF16Inferer
 
+    if reuse and not reuse_freed_memory():
+        raise RuntimeError("reuse: this system's malloc is not glibc's")
     case_name, _, network = name.partition(":")
     case = CASES[case_name]
     roi = case.window["roi_size"]
@@ -335,10 +347,15 @@ def run_inference(
     return result
 
 
+# inference backends -> the child's kind: the network eager, compiled, or eager with freed memory kept for reuse
+INFERENCE_KINDS = {"default": "inference", "compiled": "compiled-inference", "reuse": "reuse-inference"}
+
+
 def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
     kind, name, input_name, device, precision = (spec.split("|") + ["cpu", "float32"])[:5]
-    if kind in ("inference", "compiled-inference"):
-        return run_inference(name, repeats, memory, precision, profile, kind == "compiled-inference")
+    if kind in INFERENCE_KINDS.values():
+        compiled, reuse = kind == INFERENCE_KINDS["compiled"], kind == INFERENCE_KINDS["reuse"]
+        return run_inference(name, repeats, memory, precision, profile, compiled, reuse)
     return run_case(name, input_name, repeats, profile, memory, kind == "compiled-step", device, precision)
 
 
@@ -405,8 +422,8 @@ def _print_profiles(profiles) -> None:
 
 def _print_inference(case_names, backend_names, library, precisions, peers, profile) -> list:
     """The inference table (the library's networks eager for the ``default`` backend, through ``torch.compile`` for
-    ``compiled``, with the warm-up that compiled in the backend cell; MONAI's networks eager); returns the profiles
-    (of the library's networks) measured on the way."""
+    ``compiled``, with the warm-up that compiled in the backend cell, eager with freed memory kept for ``reuse``;
+    MONAI's networks eager); returns the profiles (of the library's networks) measured on the way."""
     profiles = []
     print("\n| network | image | window | precision | network run | time (s) | / SegResNet | peak RSS (GiB) |")
     print("|---|---|---|---|---|---|---|---|")
@@ -419,13 +436,22 @@ def _print_inference(case_names, backend_names, library, precisions, peers, prof
             reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
             rows = []
             for backend in backend_names:
-                kind = "compiled-inference" if backend == "compiled" else "inference"
+                kind = INFERENCE_KINDS[backend]
                 result = _in_subprocess(f"{kind}|{case_name}{spec}", 1, profile, "default", library)
                 if "profile" in result:
                     profiles.append((case_name, f"inference, {precision}", backend, result["profile"]))
-                run = "eager" if kind == "inference" else f"compiled (warm-up {result.get('warmup_s', math.nan):.0f} s)"
+                run = {
+                    "default": "eager",
+                    "compiled": f"compiled (warm-up {result.get('warmup_s', math.nan):.0f} s)",
+                    "reuse": "eager, freed memory reused",
+                }[backend]
                 rows.append((case_name, run, result))
             rows.append((SEGRESNET, "eager", reference))
+            if "reuse" in backend_names:  # the allocator setting speeds up every network: SegResNet's row too
+                reused = _in_subprocess(
+                    f"{INFERENCE_KINDS['reuse']}|{case_name}:{SEGRESNET}{spec}", 1, False, "default", ""
+                )
+                rows.append((SEGRESNET, "eager, freed memory reused", reused))
             for peer in (p for p in case.peers if peers and p != SEGRESNET):
                 peer_result = _in_subprocess(f"inference|{case_name}:{peer}{spec}", 1, False, "default", "")
                 rows.append((peer, "eager", peer_result))
@@ -510,14 +536,15 @@ def main(
     if device != "cpu":
         name = torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else device
         print(f"device={device} ({name})")
+    step_backends = [b for b in as_list(backends) if b != "reuse"]  # reuse: an inference setting
     profiles = _print_steps(
-        case_names, as_list(inputs), as_list(backends), repeats, profile, library, device, as_list(precisions), peers
+        case_names, as_list(inputs), step_backends, repeats, profile, library, device, as_list(precisions), peers
     )
     if profiles:
         _print_profiles(profiles)
     if inference:
         precisions = [p for p in as_list(precisions) if p in ("float32", "bfloat16")]
-        inference_backends = [b for b in as_list(backends) if b in ("default", "compiled")]
+        inference_backends = [b for b in as_list(backends) if b in INFERENCE_KINDS]
         profiles = _print_inference(case_names, inference_backends, library, precisions, peers, profile)
         if profiles:
             _print_profiles(profiles)
