@@ -4,7 +4,7 @@
 PyTorch's CPU tensors come from ``malloc``. glibc serves every block above its mmap threshold (at most 32 MiB) with a
 fresh ``mmap`` and unmaps it on ``free``, so each large tensor a 3-D network allocates (a 32-channel 128^3 map is
 128 MiB in bfloat16) is faulted in page by page and zeroed by the kernel, every window, every step: system time that
-took a third to a half of a 3-D network's CPU inference (the README's figures, ``benchmarks/networks.py --inference
+took 40-60 % of a 3-D network's CPU inference (the README's figures, ``benchmarks/networks.py --inference
 --backends=default,reuse``). ``reuse_freed_memory()`` tells glibc to serve large blocks from its
 heap (``M_MMAP_MAX`` 0) and never to return the heap's top to the system (``M_TRIM_THRESHOLD`` at its maximum): after
 the first window the blocks are reused and the page faults are gone. Freed memory stays with the process, so its
