@@ -11,6 +11,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBPACKAGES = (
+    "allocator",
     "blocks",
     "bundles",
     "data",

@@ -209,10 +209,15 @@ def test_gpu_backends_match_reference(backend):
 
 
 def test_one_import_reaches_every_subpackage_lazily():
+    """A bundle config imports only ``monai_mamba``: every module beside ``__init__`` must be reachable from it as an
+    attribute (a module left out of the lazy list fails only in a fresh process, as a bundle run is)."""
     code = (
-        "import sys, monai_mamba; assert 'monai_mamba.nets' not in sys.modules; "
+        "import sys, pkgutil, monai_mamba; assert 'monai_mamba.nets' not in sys.modules; "
         "assert monai_mamba.nets.LightMUNet and monai_mamba.bundles.bundle_root and monai_mamba.data.load_datalist; "
-        "assert 'numba' not in sys.modules and 'mamba_ssm' not in sys.modules"
+        "assert 'numba' not in sys.modules and 'mamba_ssm' not in sys.modules; "
+        "names = sorted(m.name for m in pkgutil.iter_modules(monai_mamba.__path__)); "
+        "missing = [n for n in names if not hasattr(monai_mamba, n)]; assert not missing, missing; "
+        "assert sorted(dir(monai_mamba)) == sorted(['__version__', *names]), dir(monai_mamba)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
