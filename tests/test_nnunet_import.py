@@ -16,6 +16,7 @@ import torch
 import yaml
 from monai.bundle import ConfigParser
 
+from monai_mamba import allocator
 from monai_mamba.bundles.nnunet_import import import_nnunet_results
 from monai_mamba.bundles.zoo import check_bundle
 from monai_mamba.handlers import file_sha256
@@ -472,3 +473,20 @@ def test_imported_bundle_takes_cpu_bf16(tmp_path):
     assert logits.dtype == torch.float32 and logits.shape == expected.shape
     assert ((logits - expected).norm() / expected.norm()).item() < 0.05
     assert not torch.equal(logits, expected)  # it did run in bfloat16
+
+
+def test_imported_bundle_takes_reuse_freed_memory(tmp_path, monkeypatch):
+    """An imported bundle's ``reuse_freed_memory`` (off by default) is what its ``allocator`` passes on, and its
+    ``initialize`` runs it, as the shipped bundles' setup does."""
+    calls = []
+    monkeypatch.setattr(allocator, "reuse_freed_memory", lambda enabled=True: calls.append(enabled) or enabled)
+    import_nnunet_results(_lightm_results(tmp_path), tmp_path / "bundle")
+    for setting in (None, True):
+        parser = ConfigParser()
+        parser.read_config(str(tmp_path / "bundle" / "configs" / "inference.json"))
+        parser["bundle_root"] = str(tmp_path / "bundle")
+        if setting is not None:
+            parser["reuse_freed_memory"] = setting
+        assert "@allocator" in parser["initialize"]
+        parser.get_parsed_content("allocator")
+    assert calls == [False, True]
