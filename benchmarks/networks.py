@@ -35,10 +35,10 @@ With ``--inference`` it also profiles one batch of ``sw_batch_size`` windows thr
 ``max_memory_allocated``), ``--precisions`` adds AMP rows: autocast to bfloat16 or float16 (with a GradScaler)
 around the forward and the loss, as a bundle's ``amp: true`` does (on a CPU, bfloat16 is ``cpu_bf16: true``); with
 ``--inference`` the float32 and bfloat16 ones add CPU inference rows (bfloat16 through ``CPUBF16Inferer``), of the
-``default``, ``compiled`` and ``reuse`` backends among ``--backends`` (the network eager; through ``torch.compile`` as a
-bundle's ``compile: true`` runs it, the warm-up that compiles not timed and named in the row; eager with glibc keeping
-freed memory for reuse, as a bundle's ``reuse_freed_memory: true`` sets it, ``monai_mamba.allocator``: its peak RSS
-is then measured with that setting, freed memory held included).
+``default``, ``compiled``, ``reuse`` and ``compiled-reuse`` backends among ``--backends`` (the network eager; through
+``torch.compile`` as a bundle's ``compile: true`` runs it, the warm-up that compiles not timed and named in the row;
+eager with glibc keeping freed memory for reuse, as a bundle's ``reuse_freed_memory: true`` sets it,
+``monai_mamba.allocator``: its peak RSS is then measured with that setting, freed memory held included; both).
 
 Scan backends (``--backends``): ``default`` (the library's choice: the compiled numba kernel on CPU, mamba-ssm on
 CUDA), ``torch`` (the pure-PyTorch scan, ``MONAI_MAMBA_SCAN_BACKEND=torch``; the causal conv1d keeps its default
@@ -347,15 +347,30 @@ def run_inference(
     return result
 
 
-# inference backends -> the child's kind: the network eager, compiled, or eager with freed memory kept for reuse
-INFERENCE_KINDS = {"default": "inference", "compiled": "compiled-inference", "reuse": "reuse-inference"}
+@dataclass(frozen=True)
+class InferenceRun:
+    """How an inference backend runs the network: through ``torch.compile`` or eager, with freed memory kept for
+    reuse or not; ``kind`` names it to the child process, ``label`` in the table."""
+
+    kind: str
+    compiled: bool
+    reuse: bool
+    label: str
+
+
+INFERENCE_RUNS = {
+    "default": InferenceRun("inference", False, False, "eager"),
+    "compiled": InferenceRun("compiled-inference", True, False, "compiled"),
+    "reuse": InferenceRun("reuse-inference", False, True, "eager, freed memory reused"),
+    "compiled-reuse": InferenceRun("compiled-reuse-inference", True, True, "compiled, freed memory reused"),
+}
 
 
 def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
     kind, name, input_name, device, precision = (spec.split("|") + ["cpu", "float32"])[:5]
-    if kind in INFERENCE_KINDS.values():
-        compiled, reuse = kind == INFERENCE_KINDS["compiled"], kind == INFERENCE_KINDS["reuse"]
-        return run_inference(name, repeats, memory, precision, profile, compiled, reuse)
+    for run in INFERENCE_RUNS.values():
+        if kind == run.kind:
+            return run_inference(name, repeats, memory, precision, profile, run.compiled, run.reuse)
     return run_case(name, input_name, repeats, profile, memory, kind == "compiled-step", device, precision)
 
 
@@ -436,22 +451,17 @@ def _print_inference(case_names, backend_names, library, precisions, peers, prof
             reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
             rows = []
             for backend in backend_names:
-                kind = INFERENCE_KINDS[backend]
-                result = _in_subprocess(f"{kind}|{case_name}{spec}", 1, profile, "default", library)
+                run = INFERENCE_RUNS[backend]
+                result = _in_subprocess(f"{run.kind}|{case_name}{spec}", 1, profile, "default", library)
                 if "profile" in result:
                     profiles.append((case_name, f"inference, {precision}", backend, result["profile"]))
-                run = {
-                    "default": "eager",
-                    "compiled": f"compiled (warm-up {result.get('warmup_s', math.nan):.0f} s)",
-                    "reuse": "eager, freed memory reused",
-                }[backend]
-                rows.append((case_name, run, result))
+                warmup = f" (warm-up {result.get('warmup_s', math.nan):.0f} s)" if run.compiled else ""
+                rows.append((case_name, run.label + warmup, result))
             rows.append((SEGRESNET, "eager", reference))
-            if "reuse" in backend_names:  # the allocator setting speeds up every network: SegResNet's row too
-                reused = _in_subprocess(
-                    f"{INFERENCE_KINDS['reuse']}|{case_name}:{SEGRESNET}{spec}", 1, False, "default", ""
-                )
-                rows.append((SEGRESNET, "eager, freed memory reused", reused))
+            if any(INFERENCE_RUNS[b].reuse for b in backend_names):  # the setting speeds up every network
+                reuse = INFERENCE_RUNS["reuse"]
+                reused = _in_subprocess(f"{reuse.kind}|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
+                rows.append((SEGRESNET, reuse.label, reused))
             for peer in (p for p in case.peers if peers and p != SEGRESNET):
                 peer_result = _in_subprocess(f"inference|{case_name}:{peer}{spec}", 1, False, "default", "")
                 rows.append((peer, "eager", peer_result))
@@ -536,7 +546,8 @@ def main(
     if device != "cpu":
         name = torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else device
         print(f"device={device} ({name})")
-    step_backends = [b for b in as_list(backends) if b != "reuse"]  # reuse: an inference setting
+    # freed memory kept for reuse: an inference setting, not a training step's backend
+    step_backends = [b for b in as_list(backends) if not (b in INFERENCE_RUNS and INFERENCE_RUNS[b].reuse)]
     profiles = _print_steps(
         case_names, as_list(inputs), step_backends, repeats, profile, library, device, as_list(precisions), peers
     )
@@ -544,7 +555,7 @@ def main(
         _print_profiles(profiles)
     if inference:
         precisions = [p for p in as_list(precisions) if p in ("float32", "bfloat16")]
-        inference_backends = [b for b in as_list(backends) if b in INFERENCE_KINDS]
+        inference_backends = [b for b in as_list(backends) if b in INFERENCE_RUNS]
         profiles = _print_inference(case_names, inference_backends, library, precisions, peers, profile)
         if profiles:
             _print_profiles(profiles)
