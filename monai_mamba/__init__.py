@@ -7,28 +7,12 @@ pulls neither numba nor mamba-ssm.
 """
 
 import importlib
+import pkgutil
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = (
-    "allocator",
-    "blocks",
-    "bundles",
-    "data",
-    "errors",
-    "features",
-    "handlers",
-    "inferers",
-    "info",
-    "losses",
-    "metrics",
-    "nets",
-    "nnunet",
-    "ops",
-    "planning",
-    "profiling",
-    "weights",
-)
+# Every module of the package, read from its folder, so a new one cannot be left out of the lazy attributes.
+_SUBPACKAGES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
 __all__ = ["__version__", *_SUBPACKAGES]
 
 
