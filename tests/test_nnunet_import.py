@@ -490,3 +490,17 @@ def test_imported_bundle_takes_reuse_freed_memory(tmp_path, monkeypatch):
         assert "@allocator" in parser["initialize"]
         parser.get_parsed_content("allocator")
     assert calls == [False, True]
+
+
+def test_imported_bundle_runs_the_shared_cpu_settings_as_the_shipped_bundles_write_them(tmp_path):
+    """The imported bundle is self-contained, so it writes the CPU settings of ``bundles/shared/run.yaml`` itself:
+    the same ids, defaults and expressions (bfloat16, freed-memory reuse, the inferer wrapper), so that the two
+    cannot drift apart."""
+    shared = yaml.safe_load((Path(__file__).parents[1] / "bundles" / "shared" / "run.yaml").read_text())
+    import_nnunet_results(_lightm_results(tmp_path), tmp_path / "bundle")
+    imported = json.loads((tmp_path / "bundle" / "configs" / "inference.json").read_text())
+    for key in ("cpu_bf16", "reuse_freed_memory", "allocator"):
+        assert imported[key] == shared[key], key
+    assert {k: imported["inferer"][k] for k in ("_target_", "enabled")} == {
+        k: shared["inferer"][k] for k in ("_target_", "enabled")
+    }
