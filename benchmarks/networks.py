@@ -350,27 +350,27 @@ def run_inference(
 @dataclass(frozen=True)
 class InferenceRun:
     """How an inference backend runs the network: through ``torch.compile`` or eager, with freed memory kept for
-    reuse or not; ``kind`` names it to the child process, ``label`` in the table."""
+    reuse or not; ``label`` names it in the table."""
 
-    kind: str
     compiled: bool
     reuse: bool
     label: str
 
 
 INFERENCE_RUNS = {
-    "default": InferenceRun("inference", False, False, "eager"),
-    "compiled": InferenceRun("compiled-inference", True, False, "compiled"),
-    "reuse": InferenceRun("reuse-inference", False, True, "eager, freed memory reused"),
-    "compiled-reuse": InferenceRun("compiled-reuse-inference", True, True, "compiled, freed memory reused"),
+    "default": InferenceRun(False, False, "eager"),
+    "compiled": InferenceRun(True, False, "compiled"),
+    "reuse": InferenceRun(False, True, "eager, freed memory reused"),
+    "compiled-reuse": InferenceRun(True, True, "compiled, freed memory reused"),
 }
+INFERENCE_KIND = "inference-"  # a child's kind for inference: this and the INFERENCE_RUNS key
 
 
 def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
     kind, name, input_name, device, precision = (spec.split("|") + ["cpu", "float32"])[:5]
-    for run in INFERENCE_RUNS.values():
-        if kind == run.kind:
-            return run_inference(name, repeats, memory, precision, profile, run.compiled, run.reuse)
+    if kind.startswith(INFERENCE_KIND):
+        run = INFERENCE_RUNS[kind.removeprefix(INFERENCE_KIND)]
+        return run_inference(name, repeats, memory, precision, profile, run.compiled, run.reuse)
     return run_case(name, input_name, repeats, profile, memory, kind == "compiled-step", device, precision)
 
 
@@ -448,26 +448,29 @@ def _print_inference(case_names, backend_names, library, precisions, peers, prof
         window = f"{'x'.join(map(str, case.window['roi_size']))}, overlap {case.window['overlap']}"
         for precision in precisions:
             spec = f"|-|cpu|{precision}"
-            reference = _in_subprocess(f"inference|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
+            reference = _in_subprocess(
+                f"{INFERENCE_KIND}default|{case_name}:{SEGRESNET}{spec}", 1, False, "default", ""
+            )
             rows = []
             for backend in backend_names:
                 run = INFERENCE_RUNS[backend]
-                result = _in_subprocess(f"{run.kind}|{case_name}{spec}", 1, profile, "default", library)
+                result = _in_subprocess(f"{INFERENCE_KIND}{backend}|{case_name}{spec}", 1, profile, "default", library)
                 if "profile" in result:
                     profiles.append((case_name, f"inference, {precision}", backend, result["profile"]))
                 warmup = f" (warm-up {result.get('warmup_s', math.nan):.0f} s)" if run.compiled else ""
                 rows.append((case_name, run.label + warmup, result))
             rows.append((SEGRESNET, "eager", reference))
             if any(INFERENCE_RUNS[b].reuse for b in backend_names):  # the setting speeds up every network
-                reuse = INFERENCE_RUNS["reuse"]
-                reused = _in_subprocess(f"{reuse.kind}|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
-                rows.append((SEGRESNET, reuse.label, reused))
+                reused = _in_subprocess(f"{INFERENCE_KIND}reuse|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
+                rows.append((SEGRESNET, INFERENCE_RUNS["reuse"].label, reused))
             for peer in (p for p in case.peers if peers and p != SEGRESNET):
-                peer_result = _in_subprocess(f"inference|{case_name}:{peer}{spec}", 1, False, "default", "")
+                peer_result = _in_subprocess(
+                    f"{INFERENCE_KIND}default|{case_name}:{peer}{spec}", 1, False, "default", ""
+                )
                 rows.append((peer, "eager", peer_result))
-            for label, run, row in rows:
+            for label, run_label, row in rows:
                 cells = _result_cells(row, reference, digits=2)
-                print(f"| {label} | {image} | {window} | {precision} | {run} | {cells} |", flush=True)
+                print(f"| {label} | {image} | {window} | {precision} | {run_label} | {cells} |", flush=True)
     return profiles
 
 
