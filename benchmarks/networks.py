@@ -42,9 +42,11 @@ eager with glibc keeping freed memory for reuse, as a bundle's ``reuse_freed_mem
 
 Scan backends (``--backends``): ``default`` (the library's choice: the compiled numba kernel on CPU, mamba-ssm on
 CUDA), ``torch`` (the pure-PyTorch scan, ``MONAI_MAMBA_SCAN_BACKEND=torch``; the causal conv1d keeps its default
-path) and ``compiled`` (``default`` with the network through ``torch.compile``, what a bundle's ``--compile true``
-does). mambapy's ``pscan`` is not in this table: it is a scan, not a layer, and plugging it into the
-networks would measure a hybrid nobody runs; ``benchmarks/scan.py`` compares the scans themselves.
+path), ``compiled`` (``default`` with the network through ``torch.compile``, what a bundle's ``--compile true``
+does), ``reuse`` (``default`` with freed memory kept for reuse, a bundle's ``--reuse_freed_memory true``; adds a
+SegResNet row with it) and ``compiled-reuse`` (both). mambapy's ``pscan`` is not in this table: it is a scan, not a
+layer, and plugging it into the networks would measure a hybrid nobody runs; ``benchmarks/scan.py`` compares the scans
+themselves.
 """
 
 from __future__ import annotations
@@ -226,13 +228,19 @@ def run_case(
     compiled: bool = False,
     device: str = "cpu",
     precision: str = "float32",
+    reuse: bool = False,
 ) -> dict:
     """One (network, input) in this process: median step time, optionally the profile shares, or (``memory``) the
     peak RSS over the warm-up and one more step; ``compiled``: the network through ``torch.compile`` (the warm-up
-    step compiles; its time is not counted). On CUDA the peak is PyTorch's allocated memory, measured with the times;
+    step compiles; its time is not counted); ``reuse``: glibc keeps freed memory for reuse, as a bundle's
+    ``reuse_freed_memory: true`` sets it. On CUDA the peak is PyTorch's allocated memory, measured with the times;
     ``precision`` other than float32 autocasts the forward and the loss to it."""
     from monai.losses import DiceCELoss
 
+    from monai_mamba.allocator import reuse_freed_memory
+
+    if reuse and not reuse_freed_memory():
+        raise RuntimeError("reuse: this system's malloc is not glibc's")
     case_name, _, network = name.partition(":")
     case = CASES[case_name]
     batch, patch = case.inputs[input_name]
@@ -348,30 +356,30 @@ def run_inference(
 
 
 @dataclass(frozen=True)
-class InferenceRun:
-    """How an inference backend runs the network: through ``torch.compile`` or eager, with freed memory kept for
-    reuse or not; ``label`` names it in the table."""
+class NetworkRun:
+    """How a backend of the training step or the inference runs the network: through ``torch.compile`` or eager,
+    with freed memory kept for reuse or not; ``label`` names it in the inference table."""
 
     compiled: bool
     reuse: bool
     label: str
 
 
-INFERENCE_RUNS = {
-    "default": InferenceRun(False, False, "eager"),
-    "compiled": InferenceRun(True, False, "compiled"),
-    "reuse": InferenceRun(False, True, "eager, freed memory reused"),
-    "compiled-reuse": InferenceRun(True, True, "compiled, freed memory reused"),
+NETWORK_RUNS = {
+    "default": NetworkRun(False, False, "eager"),
+    "compiled": NetworkRun(True, False, "compiled"),
+    "reuse": NetworkRun(False, True, "eager, freed memory reused"),
+    "compiled-reuse": NetworkRun(True, True, "compiled, freed memory reused"),
 }
-INFERENCE_KIND = "inference-"  # a child's kind for inference: this and the INFERENCE_RUNS key
 
 
 def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
     kind, name, input_name, device, precision = (spec.split("|") + ["cpu", "float32"])[:5]
-    if kind.startswith(INFERENCE_KIND):
-        run = INFERENCE_RUNS[kind.removeprefix(INFERENCE_KIND)]
+    kind, _, run_name = kind.partition("-")  # step-<NETWORK_RUNS key> or inference-<key>
+    run = NETWORK_RUNS[run_name]
+    if kind == "inference":
         return run_inference(name, repeats, memory, precision, profile, run.compiled, run.reuse)
-    return run_case(name, input_name, repeats, profile, memory, kind == "compiled-step", device, precision)
+    return run_case(name, input_name, repeats, profile, memory, run.compiled, device, precision, run.reuse)
 
 
 def _in_subprocess(spec: str, repeats: int, profile: bool, backend: str, library: str) -> dict:
@@ -403,22 +411,26 @@ def _print_steps(case_names, input_names, backend_names, repeats, profile, libra
             shape = f"{batch} x {'x'.join(map(str, patch))}"
             for precision in precisions:
                 where = f"{device}|{precision}"
-                spec = f"step|{case_name}:{SEGRESNET}|{input_name}|{where}"
+                spec = f"step-default|{case_name}:{SEGRESNET}|{input_name}|{where}"
                 reference = _in_subprocess(spec, repeats, False, "default", "")
                 rows = [(case_name, backend) for backend in backend_names]
                 rows += [(f"{case_name}:{peer}", "-") for peer in case.peers if peers or peer == SEGRESNET]
+                if any(NETWORK_RUNS[b].reuse for b in backend_names if b in NETWORK_RUNS):
+                    rows.append((f"{case_name}:{SEGRESNET}", "reuse"))  # the setting speeds up every network
                 for name, backend in rows:
                     label = name.partition(":")[2] or name
-                    if label == SEGRESNET:
+                    if label == SEGRESNET and backend == "-":
                         result = reference
-                    elif backend == "-":  # a MONAI peer: the library is not involved
-                        result = _in_subprocess(f"step|{name}|{input_name}|{where}", repeats, False, "default", "")
-                    else:
-                        kind, scan_backend = (
-                            ("compiled-step", "default") if backend == "compiled" else ("step", backend)
+                    elif label == SEGRESNET or backend == "-":  # a MONAI network: the library is not involved
+                        run_name = "default" if backend == "-" else backend
+                        spec = f"step-{run_name}|{name}|{input_name}|{where}"
+                        result = _in_subprocess(spec, repeats, False, "default", "")
+                    else:  # a network run of NETWORK_RUNS with the default scan, or a scan backend eager
+                        run_name, scan_backend = (
+                            (backend, "default") if backend in NETWORK_RUNS else ("default", backend)
                         )
                         with_profile = profile and backend == "default"
-                        spec = f"{kind}|{name}|{input_name}|{where}"
+                        spec = f"step-{run_name}|{name}|{input_name}|{where}"
                         result = _in_subprocess(spec, repeats, with_profile, scan_backend, library)
                     cells = _result_cells(result, reference, digits=3)
                     print(f"| {label} | {input_name} | {shape} | {precision} | {backend} | {cells} |", flush=True)
@@ -448,25 +460,21 @@ def _print_inference(case_names, backend_names, library, precisions, peers, prof
         window = f"{'x'.join(map(str, case.window['roi_size']))}, overlap {case.window['overlap']}"
         for precision in precisions:
             spec = f"|-|cpu|{precision}"
-            reference = _in_subprocess(
-                f"{INFERENCE_KIND}default|{case_name}:{SEGRESNET}{spec}", 1, False, "default", ""
-            )
+            reference = _in_subprocess(f"inference-default|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
             rows = []
             for backend in backend_names:
-                run = INFERENCE_RUNS[backend]
-                result = _in_subprocess(f"{INFERENCE_KIND}{backend}|{case_name}{spec}", 1, profile, "default", library)
+                run = NETWORK_RUNS[backend]
+                result = _in_subprocess(f"inference-{backend}|{case_name}{spec}", 1, profile, "default", library)
                 if "profile" in result:
                     profiles.append((case_name, f"inference, {precision}", backend, result["profile"]))
                 warmup = f" (warm-up {result.get('warmup_s', math.nan):.0f} s)" if run.compiled else ""
                 rows.append((case_name, run.label + warmup, result))
             rows.append((SEGRESNET, "eager", reference))
-            if any(INFERENCE_RUNS[b].reuse for b in backend_names):  # the setting speeds up every network
-                reused = _in_subprocess(f"{INFERENCE_KIND}reuse|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
-                rows.append((SEGRESNET, INFERENCE_RUNS["reuse"].label, reused))
+            if any(NETWORK_RUNS[b].reuse for b in backend_names):  # the setting speeds up every network
+                reused = _in_subprocess(f"inference-reuse|{case_name}:{SEGRESNET}{spec}", 1, False, "default", "")
+                rows.append((SEGRESNET, NETWORK_RUNS["reuse"].label, reused))
             for peer in (p for p in case.peers if peers and p != SEGRESNET):
-                peer_result = _in_subprocess(
-                    f"{INFERENCE_KIND}default|{case_name}:{peer}{spec}", 1, False, "default", ""
-                )
+                peer_result = _in_subprocess(f"inference-default|{case_name}:{peer}{spec}", 1, False, "default", "")
                 rows.append((peer, "eager", peer_result))
             for label, run_label, row in rows:
                 cells = _result_cells(row, reference, digits=2)
@@ -549,16 +557,14 @@ def main(
     if device != "cpu":
         name = torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else device
         print(f"device={device} ({name})")
-    # freed memory kept for reuse: an inference setting, not a training step's backend
-    step_backends = [b for b in as_list(backends) if not (b in INFERENCE_RUNS and INFERENCE_RUNS[b].reuse)]
     profiles = _print_steps(
-        case_names, as_list(inputs), step_backends, repeats, profile, library, device, as_list(precisions), peers
+        case_names, as_list(inputs), as_list(backends), repeats, profile, library, device, as_list(precisions), peers
     )
     if profiles:
         _print_profiles(profiles)
     if inference:
         precisions = [p for p in as_list(precisions) if p in ("float32", "bfloat16")]
-        inference_backends = [b for b in as_list(backends) if b in INFERENCE_RUNS]
+        inference_backends = [b for b in as_list(backends) if b in NETWORK_RUNS]
         profiles = _print_inference(case_names, inference_backends, library, precisions, peers, profile)
         if profiles:
             _print_profiles(profiles)
