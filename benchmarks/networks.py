@@ -228,19 +228,13 @@ def run_case(
     compiled: bool = False,
     device: str = "cpu",
     precision: str = "float32",
-    reuse: bool = False,
 ) -> dict:
     """One (network, input) in this process: median step time, optionally the profile shares, or (``memory``) the
     peak RSS over the warm-up and one more step; ``compiled``: the network through ``torch.compile`` (the warm-up
-    step compiles; its time is not counted); ``reuse``: glibc keeps freed memory for reuse, as a bundle's
-    ``reuse_freed_memory: true`` sets it. On CUDA the peak is PyTorch's allocated memory, measured with the times;
+    step compiles; its time is not counted). On CUDA the peak is PyTorch's allocated memory, measured with the times;
     ``precision`` other than float32 autocasts the forward and the loss to it."""
     from monai.losses import DiceCELoss
 
-    from monai_mamba.allocator import reuse_freed_memory
-
-    if reuse and not reuse_freed_memory():
-        raise RuntimeError("reuse: this system's malloc is not glibc's")
     case_name, _, network = name.partition(":")
     case = CASES[case_name]
     batch, patch = case.inputs[input_name]
@@ -305,21 +299,16 @@ def run_inference(
     precision: str = "float32",
     profile: bool = False,
     compiled: bool = False,
-    reuse: bool = False,
 ) -> dict:
     """Sliding-window inference of one 512x512 image (2-D) or 192x192x160 volume (3-D) with the bundle's window:
     the median time, or (``memory``) the peak RSS over one inference; ``precision="bfloat16"`` runs it as a bundle's
     ``cpu_bf16: true`` does (``CPUBF16Inferer``), ``compiled`` with the network through ``torch.compile`` as a
-    bundle's ``compile: true`` does (the warm-up compiles; ``warmup_s`` is its time), ``reuse`` with glibc keeping
-    freed memory for reuse as ``reuse_freed_memory: true`` does. ``profile``: also the profile shares of one batch of
-    ``sw_batch_size`` windows (the network's part of the inference)."""
+    bundle's ``compile: true`` does (the warm-up compiles; ``warmup_s`` is its time). ``profile``: also the profile
+    shares of one batch of ``sw_batch_size`` windows (the network's part of the inference)."""
     from monai.inferers import SimpleInferer, SlidingWindowInferer
 
-    from monai_mamba.allocator import reuse_freed_memory
     from monai_mamba.inferers import CPUBF16Inferer
 
-    if reuse and not reuse_freed_memory():
-        raise RuntimeError("reuse: this system's malloc is not glibc's")
     case_name, _, network = name.partition(":")
     case = CASES[case_name]
     roi = case.window["roi_size"]
@@ -374,12 +363,18 @@ NETWORK_RUNS = {
 
 
 def run_child(spec: str, repeats: int, profile: bool, memory: bool) -> dict:
+    """One measurement in this (child) process; ``reuse`` runs have glibc keep freed memory for reuse first, as a
+    bundle's ``reuse_freed_memory: true`` does in its setup."""
+    from monai_mamba.allocator import reuse_freed_memory
+
     kind, name, input_name, device, precision = (spec.split("|") + ["cpu", "float32"])[:5]
     kind, _, run_name = kind.partition("-")  # step-<NETWORK_RUNS key> or inference-<key>
     run = NETWORK_RUNS[run_name]
+    if run.reuse and not reuse_freed_memory():
+        raise RuntimeError("reuse: this system's malloc is not glibc's")
     if kind == "inference":
-        return run_inference(name, repeats, memory, precision, profile, run.compiled, run.reuse)
-    return run_case(name, input_name, repeats, profile, memory, run.compiled, device, precision, run.reuse)
+        return run_inference(name, repeats, memory, precision, profile, run.compiled)
+    return run_case(name, input_name, repeats, profile, memory, run.compiled, device, precision)
 
 
 def _in_subprocess(spec: str, repeats: int, profile: bool, backend: str, library: str) -> dict:
